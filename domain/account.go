@@ -3,6 +3,8 @@ package domain
 import (
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -166,4 +168,30 @@ func DecideAccount(a Account, c Command, now time.Time) ([]Event, error) {
 		})}, nil
 	}
 	return nil, fmt.Errorf("decide: %T is not an account command", c.Body)
+}
+
+// Licenses returns the account's licenses, revoked ones included, ordered by id.
+func (a Account) Licenses() []License {
+	out := make([]License, 0, len(a.licenses))
+	for _, l := range a.licenses {
+		out = append(out, l)
+	}
+	slices.SortFunc(out, func(x, y License) int { return strings.Compare(x.ID, y.ID) })
+	return out
+}
+
+// Models returns the account's models, ordered by id.
+func (a Account) Models() []Model {
+	out := make([]Model, 0, len(a.models))
+	for id, name := range a.models {
+		out = append(out, Model{ID: id, Name: name})
+	}
+	slices.SortFunc(out, func(x, y Model) int { return strings.Compare(x.ID, y.ID) })
+	return out
+}
+
+// Model is a model of an account: what tokens are assigned to.
+type Model struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
