@@ -1,0 +1,366 @@
+// Package commands carries out commands: it loads an aggregate, lets the
+// pure domain decide, and appends the decision to the event log with
+// optimistic concurrency. It is the one write path behind every intake
+// (HTTP, NATS, the service's own bootstrap).
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tokend/tokend/adapters/natsjs"
+	"github.com/tokend/tokend/domain"
+	"github.com/tokend/tokend/projections"
+)
+
+// EventLog is the source of truth: one subject an aggregate, appends that
+// name the subject sequence they expect. natsjs.EventStore implements it.
+type EventLog interface {
+	Load(ctx context.Context, accountID, subjectTail string) ([]natsjs.StoredEvent, error)
+	Append(ctx context.Context, ev domain.Event, expectedLastSeq uint64) (seq uint64, duplicate bool, err error)
+}
+
+// Memory is what the service remembers through the read model: the outcome
+// of every command that emitted an event (so a command repeated after the
+// log's duplicate window still returns its first outcome), and a way to wait
+// until the read model has seen a sequence. projections.Store implements it.
+type Memory interface {
+	CommandOutcome(commandID uuid.UUID) (projections.Outcome, bool, error)
+	WaitFor(ctx context.Context, seq uint64, timeout time.Duration) error
+}
+
+// Config tunes a Service. The zero Config is usable.
+type Config struct {
+	MaxLifetime time.Duration    // zero: domain.DefaultMaxLifetime
+	Clock       func() time.Time // nil: time.Now
+	Logger      *slog.Logger     // nil: slog.Default()
+	// MaxAttempts bounds how often a command is decided again after another
+	// writer moved its aggregate on. Zero: 16.
+	MaxAttempts int
+	// CacheSize bounds the aggregates kept in memory. Zero: 65,536.
+	CacheSize int
+}
+
+// Result is what a command did.
+type Result struct {
+	CommandID uuid.UUID
+	// Token is the token after the command (zero for account commands).
+	Token domain.Token
+	// Account is the account after the command; for a token command, the
+	// token's account, whose models name the token's model.
+	Account domain.Account
+	// Version is the aggregate's version after the command: for a repeated
+	// command, after its first run.
+	Version int64
+	// Sequence is the stream sequence of the aggregate's last event after
+	// the command: of the command's own event when it emitted one (also on
+	// a repeat), else the aggregate's latest.
+	Sequence uint64
+	// Emitted holds the events this run appended: none for a no-op or a repeat.
+	Emitted []domain.Event
+	// Repeated is true when the command id had already been carried out.
+	Repeated bool
+}
+
+// Service carries out commands. It is safe for concurrent use, and several
+// Services (in one process or many) may share one event log: every append
+// names the subject sequence its decision was made on.
+type Service struct {
+	log         EventLog
+	mem         Memory
+	clock       func() time.Time
+	maxLifetime time.Duration
+	attempts    int
+	logger      *slog.Logger
+
+	// Commands on one aggregate queue here instead of racing each other to
+	// the log; across processes the expected sequence keeps them honest.
+	locks [256]sync.Mutex
+
+	tokens   *cache[domain.Token]
+	accounts *cache[domain.Account]
+}
+
+// New returns a Service over an event log and the read model's memory.
+func New(log EventLog, mem Memory, cfg Config) *Service {
+	s := &Service{
+		log:         log,
+		mem:         mem,
+		clock:       cfg.Clock,
+		maxLifetime: cfg.MaxLifetime,
+		attempts:    cfg.MaxAttempts,
+		logger:      cfg.Logger,
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.maxLifetime <= 0 {
+		s.maxLifetime = domain.DefaultMaxLifetime
+	}
+	if s.attempts <= 0 {
+		s.attempts = 16
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	size := cfg.CacheSize
+	if size <= 0 {
+		size = 1 << 16
+	}
+	s.tokens = newCache[domain.Token](size)
+	s.accounts = newCache[domain.Account](size / 16)
+	return s
+}
+
+// errAttempts is returned when other writers kept moving an aggregate on.
+var errAttempts = errors.New("commands: the aggregate kept changing under the command")
+
+// Execute carries out one command: it returns what the command did, or an
+// error, a *domain.Error with an API code when the domain refused it. A
+// command whose id was carried out before returns its first outcome.
+func (s *Service) Execute(ctx context.Context, cmd domain.Command) (Result, error) {
+	if cmd.ID == uuid.Nil || cmd.AccountID == "" || cmd.Body == nil {
+		return Result{}, fmt.Errorf("commands: %s needs an id, an account and a body", typeOf(cmd))
+	}
+	if r, ok, err := s.remembered(ctx, cmd); ok || err != nil {
+		return r, err
+	}
+	key := cmd.AccountID + "/" + cmd.TokenID
+	mu := &s.locks[stripe(key)]
+	mu.Lock()
+	defer mu.Unlock()
+	if cmd.TokenID == "" {
+		return s.executeAccount(ctx, cmd)
+	}
+	return s.executeToken(ctx, cmd)
+}
+
+func typeOf(cmd domain.Command) domain.CommandType {
+	if cmd.Body == nil {
+		return ""
+	}
+	return cmd.Type()
+}
+
+func stripe(key string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return h.Sum32() % 256
+}
+
+// remembered returns the first outcome of a command that already emitted
+// its event, as the read model recorded it.
+func (s *Service) remembered(ctx context.Context, cmd domain.Command) (Result, bool, error) {
+	if s.mem == nil {
+		return Result{}, false, nil
+	}
+	o, ok, err := s.mem.CommandOutcome(cmd.ID)
+	if err != nil || !ok {
+		return Result{}, false, err
+	}
+	if o.AccountID != cmd.AccountID || o.TokenID != cmd.TokenID {
+		// The same id for another aggregate is a client bug, not a repeat.
+		return Result{}, true, domain.Invalid("commandId", "was already used for another command")
+	}
+	r := Result{CommandID: cmd.ID, Version: o.Version, Sequence: o.Sequence, Repeated: true}
+	acc, _, _, err := s.account(ctx, cmd.AccountID, false)
+	if err != nil {
+		return Result{}, true, err
+	}
+	r.Account = acc
+	if cmd.TokenID != "" {
+		t, _, _, err := s.token(ctx, cmd.AccountID, cmd.TokenID, false)
+		if err != nil {
+			return Result{}, true, err
+		}
+		r.Token = t
+	}
+	return r, true, nil
+}
+
+func (s *Service) executeToken(ctx context.Context, cmd domain.Command) (Result, error) {
+	fresh := false // read both aggregates from the log, not from memory
+	for attempt := 0; attempt < s.attempts; attempt++ {
+		acc, _, accLoaded, err := s.account(ctx, cmd.AccountID, fresh)
+		if err != nil {
+			return Result{}, err
+		}
+		tok, seq, tokLoaded, err := s.token(ctx, cmd.AccountID, cmd.TokenID, fresh)
+		if err != nil {
+			return Result{}, err
+		}
+		events, err := domain.Decide(tok, cmd, domain.Rules{Now: s.clock(), MaxLifetime: s.maxLifetime, Models: acc})
+		if (err != nil || len(events) == 0) && !(accLoaded && tokLoaded) {
+			// A refusal or a no-op decided on remembered state may be stale
+			// (an append would have caught it, but these append nothing):
+			// decide again on the log's state before answering.
+			fresh = true
+			continue
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		if len(events) == 0 {
+			return Result{CommandID: cmd.ID, Token: tok, Account: acc, Version: tok.Version(), Sequence: seq}, nil
+		}
+		ev := events[0]
+		newSeq, dup, err := s.log.Append(ctx, ev, seq)
+		switch {
+		case errors.Is(err, natsjs.ErrConcurrentAppend):
+			s.tokens.drop(cmd.AccountID + "/" + cmd.TokenID)
+			fresh = true
+			continue
+		case err != nil:
+			return Result{}, fmt.Errorf("commands: append %s: %w", ev.Type, err)
+		case dup:
+			return s.duplicate(ctx, cmd, newSeq)
+		}
+		tok = domain.Evolve(tok, ev)
+		s.tokens.put(cmd.AccountID+"/"+cmd.TokenID, tok, newSeq)
+		return Result{CommandID: cmd.ID, Token: tok, Account: acc, Version: tok.Version(), Sequence: newSeq, Emitted: events}, nil
+	}
+	return Result{}, errAttempts
+}
+
+func (s *Service) executeAccount(ctx context.Context, cmd domain.Command) (Result, error) {
+	fresh := false
+	for attempt := 0; attempt < s.attempts; attempt++ {
+		acc, seq, loaded, err := s.account(ctx, cmd.AccountID, fresh)
+		if err != nil {
+			return Result{}, err
+		}
+		events, err := domain.DecideAccount(acc, cmd, s.clock())
+		if (err != nil || len(events) == 0) && !loaded {
+			fresh = true
+			continue
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		if len(events) == 0 {
+			return Result{CommandID: cmd.ID, Account: acc, Version: acc.Version(), Sequence: seq}, nil
+		}
+		ev := events[0]
+		newSeq, dup, err := s.log.Append(ctx, ev, seq)
+		switch {
+		case errors.Is(err, natsjs.ErrConcurrentAppend):
+			s.accounts.drop(cmd.AccountID)
+			fresh = true
+			continue
+		case err != nil:
+			return Result{}, fmt.Errorf("commands: append %s: %w", ev.Type, err)
+		case dup:
+			return s.duplicate(ctx, cmd, newSeq)
+		}
+		acc = domain.EvolveAccount(acc, ev)
+		s.accounts.put(cmd.AccountID, acc, newSeq)
+		return Result{CommandID: cmd.ID, Account: acc, Version: acc.Version(), Sequence: newSeq, Emitted: events}, nil
+	}
+	return Result{}, errAttempts
+}
+
+// duplicate answers a command whose event the log already holds (it
+// de-duplicated the append by event id): it reads the aggregate back from
+// the log and reports the version that event gave it.
+func (s *Service) duplicate(ctx context.Context, cmd domain.Command, seq uint64) (Result, error) {
+	tail := cmd.TokenID
+	if tail == "" {
+		tail = domain.AccountSubject
+	}
+	s.tokens.drop(cmd.AccountID + "/" + cmd.TokenID)
+	s.accounts.drop(cmd.AccountID)
+	stored, err := s.log.Load(ctx, cmd.AccountID, tail)
+	if err != nil {
+		return Result{}, fmt.Errorf("commands: reload after a repeated append: %w", err)
+	}
+	r := Result{CommandID: cmd.ID, Sequence: seq, Repeated: true}
+	for i, se := range stored {
+		if se.Sequence == seq {
+			r.Version = int64(i + 1)
+		}
+	}
+	acc, _, _, err := s.account(ctx, cmd.AccountID, false)
+	if err != nil {
+		return Result{}, err
+	}
+	r.Account = acc
+	if cmd.TokenID != "" {
+		r.Token = fold(stored)
+		s.tokens.put(cmd.AccountID+"/"+cmd.TokenID, r.Token, lastSeq(stored))
+	}
+	return r, nil
+}
+
+// Account returns an account's state and the sequence of its last event,
+// read from the log when it is not in memory.
+func (s *Service) Account(ctx context.Context, accountID string) (domain.Account, uint64, error) {
+	a, seq, _, err := s.account(ctx, accountID, false)
+	return a, seq, err
+}
+
+// account returns the account and the sequence of its last event, from
+// memory unless fresh is set or it is not there; loaded tells which. Models
+// are never removed, so a remembered account can only lack what was added
+// since; Execute re-reads it before it refuses anything.
+func (s *Service) account(ctx context.Context, accountID string, fresh bool) (a domain.Account, seq uint64, loaded bool, err error) {
+	if !fresh {
+		if a, seq, ok := s.accounts.get(accountID); ok {
+			return a, seq, false, nil
+		}
+	}
+	stored, err := s.log.Load(ctx, accountID, domain.AccountSubject)
+	if err != nil {
+		return domain.Account{}, 0, false, fmt.Errorf("commands: load account %s: %w", accountID, err)
+	}
+	for _, se := range stored {
+		a = domain.EvolveAccount(a, se.Event)
+	}
+	seq = lastSeq(stored)
+	if a.Exists() {
+		s.accounts.put(accountID, a, seq)
+	}
+	return a, seq, true, nil
+}
+
+// token returns a token and the sequence of its last event (0: none yet),
+// like account.
+func (s *Service) token(ctx context.Context, accountID, tokenID string, fresh bool) (t domain.Token, seq uint64, loaded bool, err error) {
+	key := accountID + "/" + tokenID
+	if !fresh {
+		if t, seq, ok := s.tokens.get(key); ok {
+			return t, seq, false, nil
+		}
+	}
+	stored, err := s.log.Load(ctx, accountID, tokenID)
+	if err != nil {
+		return domain.Token{}, 0, false, fmt.Errorf("commands: load token %s: %w", tokenID, err)
+	}
+	t = fold(stored)
+	seq = lastSeq(stored)
+	if t.Exists() {
+		s.tokens.put(key, t, seq)
+	}
+	return t, seq, true, nil
+}
+
+func fold(stored []natsjs.StoredEvent) domain.Token {
+	var t domain.Token
+	for _, se := range stored {
+		t = domain.Evolve(t, se.Event)
+	}
+	return t
+}
+
+func lastSeq(stored []natsjs.StoredEvent) uint64 {
+	if len(stored) == 0 {
+		return 0
+	}
+	return stored[len(stored)-1].Sequence
+}

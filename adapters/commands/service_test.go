@@ -1,0 +1,273 @@
+package commands_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tokend/tokend/adapters/commands"
+	"github.com/tokend/tokend/adapters/natsjs"
+	"github.com/tokend/tokend/adapters/natsjs/natstest"
+	"github.com/tokend/tokend/domain"
+)
+
+const account = "acme"
+
+var actor = domain.Actor{Kind: domain.ActorLicense, ID: "lic-1"}
+
+// fixture is one embedded JetStream server with the streams, and a command
+// service on its own connection.
+type fixture struct {
+	t     *testing.T
+	emb   *natsjs.Embedded
+	js    jetstream.JetStream
+	store *natsjs.EventStore
+	svc   *commands.Service
+	now   time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	emb, _, js := natstest.Start(t)
+	f := &fixture{t: t, emb: emb, js: js, store: natsjs.NewEventStore(js), now: time.Now()}
+	f.svc = commands.New(f.store, nil, commands.Config{})
+	return f
+}
+
+// service returns another command service with its own NATS connection, as
+// a second tokend process would have.
+func (f *fixture) service() *commands.Service {
+	f.t.Helper()
+	nc, js, err := natsjs.Connect(f.emb.ClientURL(), "second", nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(nc.Close)
+	return commands.New(natsjs.NewEventStore(js), nil, commands.Config{})
+}
+
+func (f *fixture) exec(svc *commands.Service, tokenID string, body domain.CommandBody) (commands.Result, error) {
+	f.t.Helper()
+	return svc.Execute(context.Background(), domain.Command{ID: uuid.New(), AccountID: account, TokenID: tokenID, Actor: actor, Body: body})
+}
+
+func (f *fixture) must(svc *commands.Service, tokenID string, body domain.CommandBody) commands.Result {
+	f.t.Helper()
+	r, err := f.exec(svc, tokenID, body)
+	if err != nil {
+		f.t.Fatalf("%T: %v", body, err)
+	}
+	return r
+}
+
+// setup creates the account, n models and one token, and returns the
+// token id and the model ids.
+func (f *fixture) setup(n int) (string, []string) {
+	f.t.Helper()
+	f.must(f.svc, "", domain.CreateAccount{Name: "Acme", LicenseID: "lic-1", LicenseSha256: domain.HashSecret("x")})
+	models := make([]string, n)
+	for i := range models {
+		id := uuid.New()
+		models[i] = commands.ModelIDFor(id)
+		if _, err := f.svc.Execute(context.Background(), domain.Command{ID: id, AccountID: account, Actor: actor,
+			Body: domain.RegisterModel{ModelID: models[i], Name: fmt.Sprintf("model-%d", i)}}); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	id := uuid.New()
+	tokenID := commands.TokenIDFor(id)
+	if _, err := f.svc.Execute(context.Background(), domain.Command{ID: id, AccountID: account, TokenID: tokenID, Actor: actor,
+		Body: domain.IssueToken{Name: "t", ExpirationDate: f.now.Add(time.Hour).Unix(), SecretSha256: "h", SecretHint: "tkn_abcd"}}); err != nil {
+		f.t.Fatal(err)
+	}
+	return tokenID, models
+}
+
+func (f *fixture) events(tokenID string) []natsjs.StoredEvent {
+	f.t.Helper()
+	evs, err := f.store.Load(context.Background(), account, tokenID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return evs
+}
+
+func (f *fixture) lastSeq() uint64 {
+	f.t.Helper()
+	seq, err := f.store.LastSequence(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return seq
+}
+
+func count(evs []natsjs.StoredEvent, typ domain.EventType) int {
+	n := 0
+	for _, e := range evs {
+		if e.Event.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// Two processes, 50 clients, 50 models, one unassigned token: the expected
+// subject sequence lets exactly one assignment through.
+func TestConcurrentAssignmentsOneWins(t *testing.T) {
+	f := newFixture(t)
+	tokenID, models := f.setup(50)
+	services := []*commands.Service{f.svc, f.service()}
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(models))
+	for i, m := range models {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = f.exec(services[i%2], tokenID, domain.AssignModel{ModelID: m})
+		}()
+	}
+	wg.Wait()
+
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, domain.ErrAlreadyAssigned):
+			t.Errorf("assign %d: %v, want already_assigned", i, err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d assignments succeeded, want exactly 1", won)
+	}
+	if n := count(f.events(tokenID), domain.ModelAssigned); n != 1 {
+		t.Errorf("the stream holds %d ModelAssigned events, want 1", n)
+	}
+}
+
+// A stale in-memory state is caught by the expected sequence, and the
+// command is decided again on the log's state.
+func TestStaleCacheIsDecidedAgain(t *testing.T) {
+	f := newFixture(t)
+	tokenID, models := f.setup(2)
+	other := f.service()
+	f.must(f.svc, tokenID, domain.RenameToken{Name: "cached here"})
+	f.must(other, tokenID, domain.AssignModel{ModelID: models[0]}) // f.svc does not know
+
+	_, err := f.exec(f.svc, tokenID, domain.AssignModel{ModelID: models[1]})
+	if !errors.Is(err, domain.ErrAlreadyAssigned) {
+		t.Fatalf("assign on a stale cache: %v, want already_assigned", err)
+	}
+	r := f.must(f.svc, tokenID, domain.RenameToken{Name: "renamed"})
+	if r.Version != 4 || r.Token.ModelID() != models[0] || r.Token.Name() != "renamed" {
+		t.Fatalf("after a conflict: version %d, model %q, name %q", r.Version, r.Token.ModelID(), r.Token.Name())
+	}
+}
+
+func TestSameCommandTwiceGivesOneEvent(t *testing.T) {
+	f := newFixture(t)
+	tokenID, _ := f.setup(0)
+	cmd := domain.Command{ID: uuid.New(), AccountID: account, TokenID: tokenID, Actor: actor,
+		Body: domain.UpdateToken{Name: domain.Some("both"), Status: domain.Some("suspended")}}
+	first, err := f.svc.Execute(context.Background(), cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Someone else changes the token in between, so that deciding the
+	// command again would emit a new event if it were not recognised.
+	f.must(f.service(), tokenID, domain.RenameToken{Name: "moved on"})
+
+	for name, svc := range map[string]*commands.Service{"same process": f.svc, "another process": f.service()} {
+		again, err := svc.Execute(context.Background(), cmd)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !again.Repeated || again.Sequence != first.Sequence || again.Version != first.Version {
+			t.Errorf("%s: repeat gave %+v, want the first outcome (seq %d, version %d)", name, again, first.Sequence, first.Version)
+		}
+	}
+	if n := count(f.events(tokenID), domain.TokenUpdated); n != 1 {
+		t.Errorf("%d TokenUpdated events, want 1", n)
+	}
+}
+
+func TestRepeatedIssueCreatesOneToken(t *testing.T) {
+	f := newFixture(t)
+	f.setup(0)
+	id := uuid.New()
+	cmd := domain.Command{ID: id, AccountID: account, TokenID: commands.TokenIDFor(id), Actor: actor,
+		Body: domain.IssueToken{Name: "once", ExpirationDate: f.now.Add(time.Hour).Unix(), SecretSha256: "h2", SecretHint: "tkn_wxyz"}}
+	for i := range 3 {
+		svc := f.svc
+		if i == 2 {
+			svc = f.service()
+		}
+		r, err := svc.Execute(context.Background(), cmd)
+		if err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		if r.Token.Name() != "once" || r.Version != 1 {
+			t.Fatalf("run %d: %+v", i, r)
+		}
+	}
+	if n := len(f.events(cmd.TokenID)); n != 1 {
+		t.Fatalf("%d events for one IssueToken run three times, want 1", n)
+	}
+}
+
+// Every refusal leaves the log as it was.
+func TestRefusedCommandsAppendNothing(t *testing.T) {
+	f := newFixture(t)
+	tokenID, models := f.setup(2)
+	f.must(f.svc, tokenID, domain.AssignModel{ModelID: models[0]})
+	canceled, _ := f.setup(0)
+	f.must(f.svc, canceled, domain.CancelToken{})
+	stale := int64(1)
+	cases := []struct {
+		name  string
+		token string
+		body  domain.CommandBody
+		code  domain.Code
+		ver   *int64
+	}{
+		{"empty name", tokenID, domain.RenameToken{Name: "  "}, domain.CodeInvalidArgument, nil},
+		{"past expiration", tokenID, domain.ChangeExpiration{ExpirationDate: f.now.Add(-time.Hour).Unix()}, domain.CodeInvalidArgument, nil},
+		{"unknown model", tokenID, domain.UpdateToken{ModelID: domain.Some(ptr("nope"))}, domain.CodeInvalidArgument, nil},
+		{"second model", tokenID, domain.AssignModel{ModelID: models[1]}, domain.CodeAlreadyAssigned, nil},
+		{"bad field among good ones", tokenID, domain.UpdateToken{Name: domain.Some("fine"), Status: domain.Some("gone")}, domain.CodeInvalidArgument, nil},
+		{"canceled", canceled, domain.RenameToken{Name: "again"}, domain.CodeTokenCanceled, nil},
+		{"missing token", "no-such-token", domain.SuspendToken{}, domain.CodeNotFound, nil},
+		{"stale version", tokenID, domain.SuspendToken{}, domain.CodeVersionConflict, &stale},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := f.lastSeq()
+			_, err := f.svc.Execute(context.Background(), domain.Command{ID: uuid.New(), AccountID: account, TokenID: c.token, Actor: actor, Body: c.body, ExpectedVersion: c.ver})
+			if got := domain.CodeOf(err); got != c.code {
+				t.Fatalf("code %q (%v), want %q", got, err, c.code)
+			}
+			if after := f.lastSeq(); after != before {
+				t.Fatalf("the stream moved from %d to %d", before, after)
+			}
+		})
+	}
+}
+
+// Another account's token is not found, exactly like a missing one.
+func TestOtherAccountsTokenIsNotFound(t *testing.T) {
+	f := newFixture(t)
+	tokenID, _ := f.setup(0)
+	_, err := f.svc.Execute(context.Background(), domain.Command{ID: uuid.New(), AccountID: "other", TokenID: tokenID, Actor: actor, Body: domain.SuspendToken{}})
+	if !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("got %v, want not_found", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
