@@ -76,7 +76,11 @@ func EvolveAccount(a Account, e Event) Account {
 		a.licenses[e.Data.LicenseID] = License{ID: e.Data.LicenseID, Sha256: e.Data.LicenseSha256}
 	case LicenseRevoked:
 		a.licenses = maps.Clone(a.licenses)
+		if a.licenses == nil {
+			a.licenses = map[string]License{}
+		}
 		l := a.licenses[e.Data.LicenseID]
+		l.ID = e.Data.LicenseID
 		l.Revoked = true
 		a.licenses[e.Data.LicenseID] = l
 	case ModelRegistered:
@@ -84,7 +88,11 @@ func EvolveAccount(a Account, e Event) Account {
 		if a.models == nil {
 			a.models = map[string]string{}
 		}
-		a.models[e.Data.ModelID] = deref(e.Data.Changes.ModelName.To)
+		var name string
+		if c := e.Data.Changes.ModelName; c != nil {
+			name = deref(c.To)
+		}
+		a.models[e.Data.ModelID] = name
 	}
 	a.version++
 	return a

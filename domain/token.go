@@ -144,7 +144,12 @@ func Decide(t Token, c Command, r Rules) ([]Event, error) {
 	if b, ok := c.Body.(IssueToken); ok {
 		return decideIssue(t, c, b, r)
 	}
-	if !t.Live() {
+	if t.Exists() && t.s.ID != c.TokenID {
+		return nil, fmt.Errorf("decide %s: state of token %s given for token %s", c.Type(), t.s.ID, c.TokenID)
+	}
+	// A token of another account is not found, exactly as a missing one
+	// (API.md): the caller's account is the command's.
+	if !t.Live() || t.s.AccountID != c.AccountID {
 		return nil, &Error{Code: CodeNotFound, Message: "token " + c.TokenID + " not found"}
 	}
 	if c.ExpectedVersion != nil && *c.ExpectedVersion != t.s.Version {

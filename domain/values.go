@@ -64,13 +64,18 @@ func (n Note) IsSet() bool { return n.v != "" }
 
 // ValidateExpiration checks an expiration date in Unix seconds against the
 // clock: strictly after now and at most maxLifetime after it.
+//
+// The comparisons are on whole seconds, so that no date overflows: a date d
+// is after now exactly when d > now.Unix() (now.Unix() rounds down), and at
+// most maxLifetime after it exactly when d <= now.Add(maxLifetime).Unix().
+// (time.Unix(d, 0) wraps around for d near math.MaxInt64 and would call such
+// a date "in the past".)
 func ValidateExpiration(unix int64, now time.Time, maxLifetime time.Duration) error {
-	at := time.Unix(unix, 0)
-	if unix <= 0 || !at.After(now) {
+	if unix <= 0 || unix <= now.Unix() {
 		return Invalid("expirationDate", "must be in the future (Unix seconds after %d)", now.Unix())
 	}
-	if at.After(now.Add(maxLifetime)) {
-		return Invalid("expirationDate", "must be at most %s from now (at most %d)", lifetimeText(maxLifetime), now.Add(maxLifetime).Unix())
+	if limit := now.Add(maxLifetime).Unix(); unix > limit {
+		return Invalid("expirationDate", "must be at most %s from now (at most %d)", lifetimeText(maxLifetime), limit)
 	}
 	return nil
 }
@@ -97,8 +102,10 @@ const (
 )
 
 // ParseStatus accepts a status in any case, and CANCELLED for CANCELED.
+// Case is folded in ASCII only: strings.ToUpper would also take "ſuspended"
+// (U+017F) or "actıve" (U+0131) for a status.
 func ParseStatus(raw string) (Status, error) {
-	switch strings.ToUpper(raw) {
+	switch asciiUpper(raw) {
 	case "ACTIVE":
 		return StatusActive, nil
 	case "SUSPENDED":
@@ -107,6 +114,21 @@ func ParseStatus(raw string) (Status, error) {
 		return StatusCanceled, nil
 	}
 	return "", Invalid("status", "must be one of ACTIVE, SUSPENDED, CANCELED")
+}
+
+// asciiUpper upper-cases the ASCII letters of s and leaves every other byte
+// as it is.
+func asciiUpper(s string) string {
+	if len(s) > len("CANCELLED") {
+		return s // no status is this long; spare the copy
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		}
+	}
+	return string(b)
 }
 
 // canMove reports whether the status may change from s to next (s != next).
