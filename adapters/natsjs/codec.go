@@ -1,0 +1,104 @@
+package natsjs
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tokend/tokend/domain"
+)
+
+// Header names of an event message (API.md "Events"). The CloudEvents 1.0
+// attributes use the ce- prefix of the CloudEvents NATS binding.
+const (
+	HeaderMsgID        = jetstream.MsgIDHeader               // Nats-Msg-Id: the event id
+	HeaderExpectedSeq  = jetstream.ExpectedLastSubjSeqHeader // Nats-Expected-Last-Subject-Sequence
+	HeaderCEID         = "ce-id"
+	HeaderCEType       = "ce-type"
+	HeaderCESource     = "ce-source"
+	HeaderCESubject    = "ce-subject"
+	HeaderCETime       = "ce-time"
+	HeaderCESpec       = "ce-specversion"
+	HeaderContentType  = "Content-Type"
+	CESource           = "tokend"
+	CESpecVersion      = "1.0"
+	ContentTypeJSON    = "application/json"
+	ceTimeLayout       = "2006-01-02T15:04:05.000000000Z07:00"
+	maxSupportedSchema = domain.SchemaVersion
+)
+
+// EncodeEvent returns the message body of ev: its JSON, with At in UTC. It
+// refuses an event without an id or type, or of a schema version this code
+// does not write, so that nothing undecodable reaches the log.
+func EncodeEvent(ev domain.Event) ([]byte, error) {
+	if ev.ID == uuid.Nil {
+		return nil, errors.New("encode event: no id")
+	}
+	if ev.Type == "" {
+		return nil, fmt.Errorf("encode event %s: no type", ev.ID)
+	}
+	if ev.SchemaVersion != domain.SchemaVersion {
+		return nil, fmt.Errorf("encode event %s: schemaVersion %d, want %d", ev.ID, ev.SchemaVersion, domain.SchemaVersion)
+	}
+	ev.At = ev.At.UTC()
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("encode event %s: %w", ev.ID, err)
+	}
+	return b, nil
+}
+
+// DecodeEvent decodes a message body written by EncodeEvent. Only
+// schemaVersion 1 exists; a body of any other version, or none, is an error
+// that names it, so a reader older than the log fails loudly instead of
+// misreading. Unknown fields are ignored: version 1 only ever grows.
+func DecodeEvent(data []byte) (domain.Event, error) {
+	var ev domain.Event
+	if err := json.Unmarshal(data, &ev); err != nil {
+		// A future version may not even fit version 1's shape: say so
+		// rather than report a type mismatch deep inside.
+		var v struct {
+			SchemaVersion *json.RawMessage `json:"schemaVersion"`
+		}
+		if json.Unmarshal(data, &v) == nil && v.SchemaVersion != nil && string(*v.SchemaVersion) != "1" {
+			return domain.Event{}, fmt.Errorf("decode event: unsupported schemaVersion %s (this build reads %d)", *v.SchemaVersion, maxSupportedSchema)
+		}
+		return domain.Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	switch ev.SchemaVersion {
+	case domain.SchemaVersion:
+	case 0:
+		return domain.Event{}, fmt.Errorf("decode event %s: no schemaVersion", ev.ID)
+	default:
+		return domain.Event{}, fmt.Errorf("decode event %s: unsupported schemaVersion %d (this build reads %d)", ev.ID, ev.SchemaVersion, maxSupportedSchema)
+	}
+	return ev, nil
+}
+
+// EventHeaders returns the headers of ev's message: Nats-Msg-Id (the event
+// id, so JetStream drops a retried append), the CloudEvents attributes and
+// Content-Type. Append adds Nats-Expected-Last-Subject-Sequence. ce-time
+// always carries nine fractional digits, in UTC.
+func EventHeaders(ev domain.Event) nats.Header {
+	id := ev.ID.String()
+	return nats.Header{
+		HeaderMsgID:       {id},
+		HeaderCEID:        {id},
+		HeaderCEType:      {string(ev.Type)},
+		HeaderCESource:    {CESource},
+		HeaderCESubject:   {ev.Subject()},
+		HeaderCETime:      {FormatCETime(ev.At)},
+		HeaderCESpec:      {CESpecVersion},
+		HeaderContentType: {ContentTypeJSON},
+	}
+}
+
+// FormatCETime formats t as ce-time: RFC 3339 in UTC with nanoseconds
+// (always nine digits, so the strings sort as the times do).
+func FormatCETime(t time.Time) string {
+	return t.UTC().Format(ceTimeLayout)
+}

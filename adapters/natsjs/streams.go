@@ -1,0 +1,95 @@
+package natsjs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DuplicateWindow is how long JetStream remembers a Nats-Msg-Id on both
+// streams. A retry after it is caught by the command ids the service keeps
+// itself (DESIGN.md "Known pitfalls"), and by Append's look-up of the event
+// id when the retry's expected sequence is stale.
+const DuplicateWindow = 2 * time.Minute
+
+// CommandsMaxAge is how long TOKEN_COMMANDS keeps a command.
+const CommandsMaxAge = 7 * 24 * time.Hour
+
+// EventsStreamConfig returns the configuration of TOKEN_EVENTS: file
+// storage, every event kept forever (limits retention with no limits),
+// messages neither deletable nor purgeable, direct gets allowed for fast
+// loads.
+func EventsStreamConfig(replicas int) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        EventsStream,
+		Description: "tokend events: tokens.events.<accountId>.<tokenId|account>; the source of truth",
+		Subjects:    []string{EventsSubjects},
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxMsgs:     -1,
+		MaxBytes:    -1,
+		MaxAge:      0, // forever
+		// One token's events are its history: never cap them per subject.
+		MaxMsgsPerSubject: -1,
+		Storage:           jetstream.FileStorage,
+		Replicas:          replicas,
+		Duplicates:        DuplicateWindow,
+		DenyDelete:        true,
+		DenyPurge:         true,
+		AllowDirect:       true,
+	}
+}
+
+// CommandsStreamConfig returns the configuration of TOKEN_COMMANDS: file
+// storage, limits retention, commands kept CommandsMaxAge.
+func CommandsStreamConfig(replicas int) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        CommandsStream,
+		Description: "tokend commands: tokens.commands.<Type>",
+		Subjects:    []string{CommandsSubjects},
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxMsgs:     -1,
+		MaxBytes:    -1,
+		MaxAge:      CommandsMaxAge,
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+		Duplicates:  DuplicateWindow,
+		AllowDirect: true,
+	}
+}
+
+// EnsureStreams creates TOKEN_EVENTS and TOKEN_COMMANDS, or updates them to
+// the configuration above, with the given number of replicas (at least 1).
+// It is idempotent and safe to run from several processes at once: a
+// creation that loses a race to another process is retried as an update.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	if replicas < 1 {
+		return fmt.Errorf("ensure streams: replicas must be at least 1, got %d", replicas)
+	}
+	for _, cfg := range []jetstream.StreamConfig{EventsStreamConfig(replicas), CommandsStreamConfig(replicas)} {
+		if err := ensureStream(ctx, js, cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	var err error
+	for range 3 {
+		if _, err = js.CreateOrUpdateStream(ctx, cfg); err == nil {
+			return nil
+		}
+		// Two processes both saw "not found", both created: the loser's
+		// create fails (only if the configurations differ; identical ones
+		// succeed) and the next round updates instead.
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			break
+		}
+	}
+	return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+}
