@@ -17,12 +17,18 @@ type call struct {
 }
 
 var calls = []call{
-	{"GetToken (GET)", true, func(c *Client, o ...CallOption) error { _, err := c.GetToken(context.Background(), "t1", o...); return err }},
+	{"GetToken (GET)", true, func(c *Client, o ...CallOption) error {
+		_, err := c.GetToken(context.Background(), "t1", o...)
+		return err
+	}},
 	{"ListTokens (GET)", true, func(c *Client, o ...CallOption) error {
 		_, err := c.ListTokens(context.Background(), ListOptions{}, o...)
 		return err
 	}},
-	{"Audit (GET)", true, func(c *Client, o ...CallOption) error { _, err := c.Audit(context.Background(), AuditOptions{}, o...); return err }},
+	{"Audit (GET)", true, func(c *Client, o ...CallOption) error {
+		_, err := c.Audit(context.Background(), AuditOptions{}, o...)
+		return err
+	}},
 	{"Introspect (POST, read)", true, func(c *Client, o ...CallOption) error {
 		_, err := c.Introspect(context.Background(), "tkn_x", o...)
 		return err
@@ -44,8 +50,14 @@ var calls = []call{
 		_, err := c.CreateToken(context.Background(), CreateTokenRequest{Name: "n", ExpirationDate: 1}, o...)
 		return err
 	}},
-	{"CreateModel (POST)", false, func(c *Client, o ...CallOption) error { _, err := c.CreateModel(context.Background(), "m", o...); return err }},
-	{"IssueLicense (POST)", false, func(c *Client, o ...CallOption) error { _, err := c.IssueLicense(context.Background(), o...); return err }},
+	{"CreateModel (POST)", false, func(c *Client, o ...CallOption) error {
+		_, err := c.CreateModel(context.Background(), "m", o...)
+		return err
+	}},
+	{"IssueLicense (POST)", false, func(c *Client, o ...CallOption) error {
+		_, err := c.IssueLicense(context.Background(), o...)
+		return err
+	}},
 	{"UpdateToken (PATCH)", false, func(c *Client, o ...CallOption) error {
 		_, err := c.UpdateToken(context.Background(), "t1", UpdateTokenRequest{Name: Some("x")}, o...)
 		return err
@@ -160,7 +172,9 @@ func TestDeleteRetryFindingItGoneSucceeds(t *testing.T) {
 		t.Errorf("err = %v, want nil", err)
 	}
 	// Without a lost attempt, a 404 is a 404.
-	f = newFake(t, func(w http.ResponseWriter, r *http.Request, n int) { writeError(w, 404, CodeNotFound, "token t1 not found") })
+	f = newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeError(w, 404, CodeNotFound, "token t1 not found")
+	})
 	if err := f.client().DeleteToken(context.Background(), "t1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("err = %v, want not_found", err)
 	}

@@ -402,7 +402,9 @@ func TestRequestShapes(t *testing.T) {
 }
 
 func TestBaseURLWithPathPrefixAndTrailingSlash(t *testing.T) {
-	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, 200, map[string]any{"id": "a", "name": "b"}) })
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, 200, map[string]any{"id": "a", "name": "b"})
+	})
 	c := New(f.URL+"/api/", "lic_x")
 	if _, err := c.Account(context.Background()); err != nil {
 		t.Fatal(err)
