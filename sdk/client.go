@@ -3,6 +3,8 @@ package sdk
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -131,6 +133,7 @@ type callConfig struct {
 	minSeq     uint64
 	hasMinSeq  bool
 	meta       *Meta
+	idemKey    string
 }
 
 // IfMatch makes a write conditional: it fails with ErrVersionConflict (412)
@@ -145,6 +148,18 @@ func IfMatch(version int64) CallOption {
 // ignore it.
 func MinSequence(seq uint64) CallOption {
 	return func(cc *callConfig) { cc.minSeq, cc.hasMinSeq = seq, true }
+}
+
+// IdempotencyKey sets the Idempotency-Key of a write: a UUID such as
+// "3b241101-e2bb-4255-8caf-4136c566a962". The service carries out one command
+// per key (per account and endpoint), and answers a repeat with the first
+// outcome instead of acting again. Without it the SDK draws a random key per
+// call, the same on each of its own retries; pass your own to make a retry
+// of yours, perhaps from another process, safe: a repeated CreateToken then
+// answers the token without its secret (which only the first answer had)
+// rather than issuing a second one. Reads ignore it.
+func IdempotencyKey(key string) CallOption {
+	return func(cc *callConfig) { cc.idemKey = key }
 }
 
 // WithResponseMeta fills *m with the headers of the call's answer, also when
@@ -207,6 +222,11 @@ func (c *Client) do(ctx context.Context, r request, opts []CallOption, out any) 
 		}
 	}
 
+	idemKey := cc.idemKey
+	if r.kind != read && idemKey == "" {
+		idemKey = newUUID()
+	}
+
 	dropped := false // an earlier attempt lost its connection
 	for attempt := 1; ; attempt++ {
 		var body io.Reader
@@ -227,6 +247,9 @@ func (c *Client) do(ctx context.Context, r request, opts []CallOption, out any) 
 		}
 		if cc.hasIfMatch && r.kind != read {
 			req.Header.Set("If-Match", strconv.Quote(strconv.FormatInt(cc.ifMatch, 10)))
+		}
+		if idemKey != "" {
+			req.Header.Set("Idempotency-Key", idemKey)
 		}
 		if minSeq > 0 {
 			req.Header.Set("X-Min-Sequence", strconv.FormatUint(minSeq, 10))
@@ -361,6 +384,16 @@ func parseError(status int, h http.Header, body []byte) *Error {
 		e.Message = http.StatusText(status)
 	}
 	return e
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // sleep waits d or until ctx is done.

@@ -9,7 +9,9 @@ import (
 )
 
 // RetryPolicy says how the Client repeats a call that failed in a way that
-// may pass.
+// may pass. Every attempt of one write carries the same Idempotency-Key, so
+// that the service carries out a retried write once even when an attempt
+// whose answer was lost had landed.
 //
 // Which calls are retried, and why:
 //
@@ -25,10 +27,14 @@ import (
 //   - A conditional write (IfMatch) is retried on 503 but not after a
 //     dropped connection: if the lost attempt landed, the retry would fail
 //     with a version_conflict the caller did not cause.
-//   - Creations (CreateToken, CreateModel, CreateAccount, IssueLicense) are
-//     never retried, since a repeat creates a second thing, and neither is
-//     UpdateToken (PATCH): although its fields are absolute values, a retry
-//     after a lost attempt could undo a change someone else made in between.
+//   - Creations (CreateToken, CreateModel, CreateAccount, IssueLicense) and
+//     UpdateToken (PATCH) are never retried by the SDK. A repeated creation
+//     whose first attempt landed would at best answer without the secret or
+//     license (shown only to the first answer), and a repeated PATCH could
+//     undo a change someone else made in between. The caller decides: every
+//     write carries an Idempotency-Key, and repeating a call with the same
+//     key (IdempotencyKey) makes the service answer the first outcome instead
+//     of acting again.
 //   - A 429 is retried only when RetryRateLimited is set, after the
 //     Retry-After the service sent (or the backoff when it sent none), and for
 //     every call, creations included: a rate-limited call was refused before

@@ -23,7 +23,8 @@ type Account struct {
 }
 
 // CreatedAccount is the answer to CreateAccount: the account and its first
-// license, which the service shows this once.
+// license, which the service shows this once (License is "" when the call
+// repeated an earlier one's IdempotencyKey).
 type CreatedAccount struct {
 	Account Account `json:"account"`
 	License string  `json:"license"`
@@ -37,7 +38,8 @@ type License struct {
 }
 
 // IssuedLicense is the answer to IssueLicense: the new license's id and key,
-// which the service shows this once.
+// which the service shows this once (License is "" when the call repeated an
+// earlier one's IdempotencyKey).
 type IssuedLicense struct {
 	ID      string `json:"id"`
 	License string `json:"license"`
@@ -100,7 +102,9 @@ func (t Token) MarshalJSON() ([]byte, error) {
 func (t Token) Expires() time.Time { return time.Unix(t.ExpirationDate, 0) }
 
 // CreatedToken is the answer to CreateToken. Secret is shown this once: the
-// service keeps only its hash, so a lost secret means a new token.
+// service keeps only its hash, so a lost secret means a new token. Secret is
+// "" when the call repeated an earlier one's IdempotencyKey: the token
+// exists, and only the first answer had its secret.
 type CreatedToken struct {
 	Token  Token  `json:"token"`
 	Secret string `json:"secret"`
