@@ -65,22 +65,21 @@ type directGetRequest struct {
 func (s *EventStore) directScan(ctx context.Context, subject string, from uint64, fn func(seq uint64, m *nats.Msg) error) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	inbox := s.nc.NewInbox()
-	sub, err := s.nc.SubscribeSync(inbox)
+	w, err := s.mux.register(s.nc)
 	if err != nil {
 		return fmt.Errorf("direct get: %w", err)
 	}
-	defer sub.Unsubscribe()
+	defer s.mux.release(w)
 
 	for {
 		req, err := json.Marshal(directGetRequest{Seq: max(from, 1), NextFor: subject, Batch: loadBatch})
 		if err != nil {
 			return err
 		}
-		if err := s.nc.PublishRequest(s.directGet, inbox, req); err != nil {
+		if err := s.nc.PublishRequest(s.directGet, w.inbox, req); err != nil {
 			return fmt.Errorf("direct get: %w", err)
 		}
-		more, err := s.readBatch(ctx, sub, &from, fn)
+		more, err := readBatch(ctx, w.ch, &from, fn)
 		if err != nil || !more {
 			return err
 		}
@@ -89,11 +88,13 @@ func (s *EventStore) directScan(ctx context.Context, subject string, from uint64
 
 // readBatch consumes one batch's answers; more reports that the server
 // stopped before the end of the subject.
-func (s *EventStore) readBatch(ctx context.Context, sub *nats.Subscription, from *uint64, fn func(seq uint64, m *nats.Msg) error) (more bool, err error) {
+func readBatch(ctx context.Context, ch <-chan *nats.Msg, from *uint64, fn func(seq uint64, m *nats.Msg) error) (more bool, err error) {
 	for got := 0; ; got++ {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return false, fmt.Errorf("direct get: %w", err)
+		var m *nats.Msg
+		select {
+		case m = <-ch:
+		case <-ctx.Done():
+			return false, fmt.Errorf("direct get: %w", ctx.Err())
 		}
 		switch status := m.Header.Get("Status"); status {
 		case "":

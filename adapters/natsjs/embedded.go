@@ -34,10 +34,13 @@ const (
 
 // DefaultSyncInterval is how often SyncInterval flushes JetStream's store.
 // nats-server's own default is two minutes, far too long a window of loss
-// for a token service; one second bounds the loss on power failure to about
-// a second of writes while costing one fsync per dirty block a second, which
-// does not show in append throughput (the server does not hold the block
-// lock while it fsyncs).
+// for a token service. One second is the familiar "everysec" trade-off
+// (Redis' appendfsync): a power failure or OS crash loses at most about a
+// second of acknowledged events, and the README promises exactly that. It
+// costs nothing measurable: the server skips clean blocks and does not hold
+// a block's lock while it fsyncs, and synchronous appends ran at the same
+// rate (within noise, about 14,000/s here) with intervals of 2 min, 1 s,
+// 100 ms and 10 ms. EmbeddedConfig.SyncEvery shortens it.
 const DefaultSyncInterval = time.Second
 
 // ParseSyncMode parses the --sync flag: "interval" (also the empty string)

@@ -32,6 +32,7 @@ type EventStore struct {
 	nc        *nats.Conn
 	directGet string // $JS.API.DIRECT.GET.TOKEN_EVENTS
 	msgGet    string // $JS.API.STREAM.MSG.GET.TOKEN_EVENTS (leader)
+	mux       inboxMux
 }
 
 // NewEventStore returns an event store over js, which must reach a server
