@@ -35,6 +35,10 @@ func decodeEvent(seq uint64, data []byte) (envelope, error) {
 		return env, nil
 	}
 	e := &env.Event
+	if e.SchemaVersion == 0 {
+		env.Skip = "no schemaVersion"
+		return env, nil
+	}
 	if e.SchemaVersion != domain.SchemaVersion {
 		return env, fmt.Errorf("%w: sequence %d has schemaVersion %d, this tokend reads %d: upgrade it",
 			errSchema, seq, e.SchemaVersion, domain.SchemaVersion)

@@ -47,6 +47,8 @@ type Projector struct {
 	// startSeq, when set (tests), makes the consumer start there instead of
 	// at the checkpoint + 1, to show that redelivered events are skipped.
 	startSeq uint64
+	// batchLimit, when set (tests), lowers maxBatch.
+	batchLimit int
 
 	knownLast atomic.Uint64 // stream sequence of the newest message known
 	pendingTS atomic.Int64  // publish time (Unix ns) of the oldest unapplied message, 0 if none
@@ -206,7 +208,11 @@ func (p *Projector) consume(ctx context.Context) error {
 
 	tick := time.NewTicker(tailCheckInterval)
 	defer tick.Stop()
-	batch := make([]envelope, 0, maxBatch)
+	limit := maxBatch
+	if p.batchLimit > 0 {
+		limit = p.batchLimit
+	}
+	batch := make([]envelope, 0, limit)
 	var next *delivery
 	for {
 		if next == nil {
@@ -227,7 +233,7 @@ func (p *Projector) consume(ctx context.Context) error {
 		batch = append(batch[:0], next.env)
 		p.pendingTS.Store(next.ts)
 	drain:
-		for len(batch) < maxBatch {
+		for len(batch) < limit {
 			select {
 			case d := <-ch:
 				batch = append(batch, d.env)

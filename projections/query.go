@@ -214,3 +214,18 @@ func (s *Store) CommandOutcome(commandID uuid.UUID) (Outcome, bool, error) {
 }
 
 func seqOf(key []byte) uint64 { return binary.BigEndian.Uint64(key[len(key)-8:]) }
+
+// accountVersion returns an account's version (its number of account
+// events) and the sequence of its last one.
+func (s *Store) accountVersion(accountID string) (int64, uint64, error) {
+	if !validID(accountID) {
+		return 0, 0, nil
+	}
+	var a accountRecord
+	_, err := s.lookup(accountKey(accountID), func(v []byte) error {
+		var err error
+		a, err = decodeAccount(v)
+		return err
+	})
+	return a.Version, a.Seq, err
+}

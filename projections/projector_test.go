@@ -1,0 +1,385 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tokend/tokend/domain"
+)
+
+// scenario writes a varied history for two accounts through out: every
+// event type, several events per token, deletions, and returns the worlds.
+func scenario(t testing.TB, out sink) (a, b *world) {
+	t.Helper()
+	a, b = newWorld(t, "acme", out), newWorld(t, "beta", out)
+	a.createAccount("Acme AI")
+	b.createAccount("Beta Labs")
+	a.registerModel("m-gpt", "GPT Large")
+	a.registerModel("m-small", "Small")
+	b.registerModel("m-b", "Beta Model")
+	a.do("", domain.IssueLicense{LicenseID: "lic-acme-2", LicenseSha256: domain.HashSecret("lic-acme-2")})
+	a.do("", domain.RevokeLicense{LicenseID: "lic-acme-2"})
+	for i := 0; i < 24; i++ {
+		model := ""
+		if i%3 == 0 {
+			model = "m-gpt"
+		}
+		note := ""
+		if i%4 == 0 {
+			note = fmt.Sprintf("note %d", i)
+		}
+		a.issue(fmt.Sprintf("a%02d", i), fmt.Sprintf("Token %c%d", 'Z'-i%5, i), 10+i, model, note)
+	}
+	for i := 0; i < 6; i++ {
+		b.issue(fmt.Sprintf("b%02d", i), fmt.Sprintf("beta %d", i), 20, "", "")
+	}
+	a.do("a01", domain.RenameToken{Name: "renamed one"})
+	a.do("a02", domain.ChangeNote{Note: "a note"})
+	a.do("a04", domain.ChangeNote{Note: ""})
+	a.do("a05", domain.ChangeExpiration{ExpirationDate: a.now.Add(100 * 24 * time.Hour).Unix()})
+	a.do("a06", domain.SuspendToken{})
+	a.do("a07", domain.SuspendToken{})
+	a.do("a07", domain.ReactivateToken{})
+	a.do("a08", domain.CancelToken{})
+	a.do("a09", domain.UnassignModel{})
+	a.do("a10", domain.AssignModel{ModelID: "m-small"})
+	a.do("a11", domain.UpdateToken{Name: domain.Some("updated eleven"), Status: domain.Some("SUSPENDED")})
+	a.do("a12", domain.DeleteToken{})
+	a.do("a13", domain.SuspendToken{})
+	a.do("a13", domain.DeleteToken{})
+	a.do("a14", domain.CancelToken{})
+	b.do("b01", domain.AssignModel{ModelID: "m-b"})
+	b.do("b02", domain.DeleteToken{})
+	return a, b
+}
+
+// TestProjectorEndToEnd runs the projector on a real stream and checks the
+// views, lookups and trails it builds against the domain's own fold.
+func TestProjectorEndToEnd(t *testing.T) {
+	_, js := startJS(t)
+	s := openStore(t, filepath.Join(t.TempDir(), ReadModelDir), baseTime)
+	runProjector(t, NewProjector(s, js, quiet))
+	a, b := scenario(t, publishSink(t, js))
+	waitFor(t, s, b.lastSeq)
+
+	for _, w := range []*world{a, b} {
+		for id, tok := range w.tokens {
+			got, seq, err := s.TokenState(w.acct, id)
+			if err != nil || got.Snapshot().Version != tok.Version() || got.Deleted() != tok.Deleted() || seq == 0 {
+				t.Fatalf("TokenState(%s) = %+v seq %d, %v; want %+v", id, got.Snapshot(), seq, err, tok.Snapshot())
+			}
+			gs, ws := got.Snapshot(), tok.Snapshot()
+			if !gs.CreatedAt.Equal(ws.CreatedAt) || !gs.UpdatedAt.Equal(ws.UpdatedAt) {
+				t.Fatalf("times of %s: %v %v, want %v %v", id, gs.CreatedAt, gs.UpdatedAt, ws.CreatedAt, ws.UpdatedAt)
+			}
+			gs.CreatedAt, gs.UpdatedAt, ws.CreatedAt, ws.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+			if gs != ws {
+				t.Fatalf("TokenState(%s) = %+v, want %+v", id, gs, ws)
+			}
+			v, err := s.Token(w.acct, id)
+			if tok.Deleted() {
+				if !isCode(err, domain.CodeNotFound) {
+					t.Fatalf("deleted token %s: %v", id, err)
+				}
+				continue
+			}
+			name, _ := w.account.ModelName(tok.ModelID())
+			if want := NewTokenView(tok, name, baseTime); err != nil || !reflect.DeepEqual(v, want) {
+				t.Fatalf("Token(%s) = %+v, %v; want %+v", id, v, err, want)
+			}
+		}
+	}
+	if _, err := s.Token("beta", "a00"); !isCode(err, domain.CodeNotFound) {
+		t.Errorf("another account's token: %v", err)
+	}
+	if st, seq, err := s.TokenState("beta", "a00"); err != nil || st.Exists() || seq != 0 {
+		t.Errorf("TokenState of another account's token: %+v %d %v", st, seq, err)
+	}
+
+	models, err := s.Models("acme")
+	if err != nil || fmt.Sprint(models) != "[{m-gpt GPT Large} {m-small Small}]" {
+		t.Errorf("Models = %v, %v", models, err)
+	}
+	if m, err := s.Model("acme", "m-b"); !isCode(err, domain.CodeNotFound) {
+		t.Errorf("another account's model: %v %v", m, err)
+	}
+	if acc, err := s.Account("beta"); err != nil || acc != (AccountView{ID: "beta", Name: "Beta Labs"}) {
+		t.Errorf("Account = %v %v", acc, err)
+	}
+	if _, err := s.Account("nobody"); !isCode(err, domain.CodeNotFound) {
+		t.Errorf("unknown account: %v", err)
+	}
+	if l, ok, err := s.License(domain.HashSecret("lic-acme")); !ok || err != nil || l != (LicenseRecord{AccountID: "acme", LicenseID: "lic-acme"}) {
+		t.Errorf("License = %+v %v %v", l, ok, err)
+	}
+	if l, ok, _ := s.License(domain.HashSecret("lic-acme-2")); !ok || !l.Revoked {
+		t.Errorf("revoked license = %+v %v", l, ok)
+	}
+	if _, ok, _ := s.License(domain.HashSecret("nope")); ok {
+		t.Error("unknown license found")
+	}
+
+	// Outcomes: the last command of b was DeleteToken b02 at b.lastSeq.
+	tr, err := s.TokenAudit("beta", "b02", AuditQuery{})
+	if err != nil || len(tr.Entries) != 2 || tr.Entries[1].Type != domain.TokenDeleted {
+		t.Fatalf("audit of deleted b02: %+v %v", tr, err)
+	}
+	o, ok, err := s.CommandOutcome(tr.Entries[1].CommandID)
+	if !ok || err != nil || o != (Outcome{CommandID: tr.Entries[1].CommandID, AccountID: "beta", TokenID: "b02",
+		EventType: domain.TokenDeleted, Sequence: b.lastSeq, Version: 2}) {
+		t.Errorf("outcome = %+v %v %v", o, ok, err)
+	}
+	acAudit, _ := s.AccountAudit("acme", AuditQuery{Type: domain.ModelRegistered})
+	if len(acAudit.Entries) != 2 || acAudit.Entries[0].TokenID != "" {
+		t.Fatalf("model registrations: %+v", acAudit)
+	}
+	if o, ok, _ := s.CommandOutcome(acAudit.Entries[1].CommandID); !ok || o.Version != 3 || o.TokenID != "" {
+		t.Errorf("account outcome = %+v", o)
+	}
+	if _, ok, _ := s.CommandOutcome(uuid.New()); ok {
+		t.Error("unknown command has an outcome")
+	}
+	full, _ := s.AccountAudit("acme", AuditQuery{Limit: 1000})
+	if len(full.Entries) != a.events || full.NextCursor != nil {
+		t.Errorf("acme trail has %d entries, want %d", len(full.Entries), a.events)
+	}
+	if lag, _ := NewProjector(s, js, quiet).Lag(); lag != 0 {
+		t.Errorf("lag %d", lag)
+	}
+}
+
+// TestCrashAfterCommitAppliesNothingTwice stops the projector right after
+// Badger commits a batch and before the next message is taken (as a crash
+// there would), then restarts a new store and projector on the same
+// directory: every token's version and every trail count is exact.
+func TestCrashAfterCommitAppliesNothingTwice(t *testing.T) {
+	_, js := startJS(t)
+	dir := filepath.Join(t.TempDir(), ReadModelDir)
+	a, b := scenario(t, publishSink(t, js))
+
+	crashes := 0
+	for _, crashAt := range []uint64{1, 7, a.lastSeq / 2, b.lastSeq - 1} {
+		func() {
+			s := openStore(t, dir, baseTime)
+			defer s.Close()
+			if s.Checkpoint() >= crashAt {
+				return
+			}
+			p := NewProjector(s, js, quiet)
+			p.batchLimit = 3
+			crash := errors.New("crash after commit")
+			p.afterCommit = func(seq uint64) error {
+				if seq >= crashAt {
+					return crash
+				}
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := p.Run(ctx); !errors.Is(err, crash) {
+				t.Fatalf("Run = %v, want the injected crash", err)
+			}
+			if cp := s.Checkpoint(); cp < crashAt || cp >= b.lastSeq {
+				t.Fatalf("crashed at %d, want at %d and before the end (%d)", cp, crashAt, b.lastSeq)
+			}
+			crashes++
+		}()
+	}
+	if crashes < 3 {
+		t.Fatalf("only %d crashes injected", crashes)
+	}
+	s := openStore(t, dir, baseTime)
+	runProjector(t, NewProjector(s, js, quiet))
+	waitFor(t, s, b.lastSeq)
+	checkExact(t, s, a, b)
+	sameDump(t, "after crashes vs rebuild", dumpDB(t, s), rebuildDump(t, js))
+}
+
+// checkExact checks versions and trail counts against the worlds.
+func checkExact(t *testing.T, s *Store, worlds ...*world) {
+	t.Helper()
+	for _, w := range worlds {
+		for id, tok := range w.tokens {
+			st, _, err := s.TokenState(w.acct, id)
+			if err != nil || st.Version() != tok.Version() {
+				t.Fatalf("%s/%s at version %d (%v), want %d", w.acct, id, st.Version(), err, tok.Version())
+			}
+			tr, err := s.TokenAudit(w.acct, id, AuditQuery{Limit: 1000})
+			if err != nil || int64(len(tr.Entries)) != tok.Version() {
+				t.Fatalf("%s/%s has %d audit entries (%v), want %d", w.acct, id, len(tr.Entries), err, tok.Version())
+			}
+		}
+		tr, err := s.AccountAudit(w.acct, AuditQuery{Limit: 1000})
+		if err != nil || len(tr.Entries) != w.events {
+			t.Fatalf("%s has %d audit entries (%v), want %d", w.acct, len(tr.Entries), err, w.events)
+		}
+		if a, _, _ := s.accountVersion(w.acct); a != w.account.Version() {
+			t.Fatalf("%s account version %d, want %d", w.acct, a, w.account.Version())
+		}
+	}
+}
+
+// TestRedeliveredEventsAreSkipped delivers the whole stream again to a
+// caught-up read model: nothing changes.
+func TestRedeliveredEventsAreSkipped(t *testing.T) {
+	_, js := startJS(t)
+	s := openStore(t, filepath.Join(t.TempDir(), ReadModelDir), baseTime)
+	a, b := scenario(t, publishSink(t, js))
+	stop := runProjector(t, NewProjector(s, js, quiet))
+	waitFor(t, s, b.lastSeq)
+	_ = stop()
+	before := dumpDB(t, s)
+
+	p := NewProjector(s, js, quiet)
+	p.startSeq = 1
+	delivered := make(chan uint64, 1024)
+	p.afterCommit = func(seq uint64) error { delivered <- seq; return nil }
+	stop = runProjector(t, p)
+	// One more event proves the consumer went through the old ones.
+	a.do("a00", domain.RenameToken{Name: "after redelivery"})
+	waitFor(t, s, a.lastSeq)
+	_ = stop()
+	checkExact(t, s, a, b)
+	after := dumpDB(t, s)
+	if len(after) != len(before)+3 { // the rename's audit ×2 and outcome
+		t.Errorf("keys before %d, after %d: want 3 more", len(before), len(after))
+	}
+	sameDump(t, "redelivered vs rebuild", after, rebuildDump(t, js))
+}
+
+// TestDeleteDirectoryAndRestart deletes the Badger directory of a
+// caught-up read model and starts again: every view, index and audit entry
+// comes back, byte for byte.
+func TestDeleteDirectoryAndRestart(t *testing.T) {
+	_, js := startJS(t)
+	dir := filepath.Join(t.TempDir(), ReadModelDir)
+	s := openStore(t, dir, baseTime)
+	stop := runProjector(t, NewProjector(s, js, quiet))
+	_, b := scenario(t, publishSink(t, js))
+	waitFor(t, s, b.lastSeq)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	before := dumpDB(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openStore(t, dir, baseTime)
+	if s.Checkpoint() != 0 {
+		t.Fatalf("fresh store at %d", s.Checkpoint())
+	}
+	runProjector(t, NewProjector(s, js, quiet))
+	waitFor(t, s, b.lastSeq)
+	after := dumpDB(t, s)
+	sameDump(t, "restarted vs before", after, before)
+	for _, p := range []string{"t", "s", "x", "u", "v", "o", "c", "d", "l", "k", "!"} {
+		if countPrefix(before, p) == 0 {
+			t.Errorf("no %q keys in the dump: the scenario misses a key family", p)
+		}
+	}
+}
+
+// TestRebuildMatchesLive compares the live projector's store with a
+// Rebuild of the same stream, key for key and byte for byte; and checks
+// that Rebuild replaces an existing read model and refuses to run while a
+// tokend holds the directory.
+func TestRebuildMatchesLive(t *testing.T) {
+	_, js := startJS(t)
+	dataDir := t.TempDir()
+	dir := filepath.Join(dataDir, ReadModelDir)
+	s := openStore(t, dir, baseTime)
+	stop := runProjector(t, NewProjector(s, js, quiet))
+	_, b := scenario(t, publishSink(t, js))
+	waitFor(t, s, b.lastSeq)
+	live := dumpDB(t, s)
+	sameDump(t, "rebuild vs live", rebuildDump(t, js), live)
+
+	ctx := context.Background()
+	if err := Rebuild(ctx, dataDir, js, quiet); err == nil || !strings.Contains(err.Error(), "in use by another tokend") {
+		t.Fatalf("Rebuild while open = %v", err)
+	}
+	_ = stop()
+	_ = s.Close()
+	if err := Rebuild(ctx, dataDir, js, quiet); err != nil {
+		t.Fatal(err)
+	}
+	sameDump(t, "rebuilt in place vs live", dumpDir(t, dir), live)
+	for _, leftover := range []string{".new", ".ready", ".old"} {
+		if exists(dir + leftover) {
+			t.Errorf("%s left behind", dir+leftover)
+		}
+	}
+}
+
+// TestSecondOpenFails: one tokend per data directory.
+func TestSecondOpenFails(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), ReadModelDir)
+	s := openStore(t, dir, baseTime)
+	_, err := Open(dir, Options{Logger: quiet})
+	if err == nil || !strings.Contains(err.Error(), "is in use by another tokend") {
+		t.Fatalf("second Open = %v", err)
+	}
+	_ = s.Close()
+	s2, err := Open(dir, Options{Logger: quiet})
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	_ = s2.Close()
+}
+
+// TestSwapRecovery leaves the directories as a crash would at each step of
+// the rebuild's rename dance and checks that Open ends with the right one.
+func TestSwapRecovery(t *testing.T) {
+	mark := func(t *testing.T, dir, name string) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "MARK"), []byte(name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name    string
+		present []string // of "", ".new", ".ready", ".old"
+		want    string   // whose MARK ends up in dir
+	}{
+		{"crash while building", []string{"", ".new"}, ""},
+		{"crash after step 2", []string{"", ".ready"}, ".ready"},
+		{"crash after step 3", []string{".old", ".ready"}, ".ready"},
+		{"crash after step 4", []string{"", ".old"}, ""},
+		{"first rebuild, crash after step 2", []string{".ready"}, ".ready"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), ReadModelDir)
+			for _, p := range tc.present {
+				mark(t, dir+p, p)
+			}
+			if err := recoverSwap(dir, quiet); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(filepath.Join(dir, "MARK"))
+			if err != nil || string(got) != tc.want {
+				t.Fatalf("read model is %q (%v), want %q", got, err, tc.want)
+			}
+			for _, p := range []string{".new", ".ready", ".old"} {
+				if exists(dir + p) {
+					t.Errorf("%s left behind", p)
+				}
+			}
+		})
+	}
+}
