@@ -15,7 +15,7 @@ func TestAccountCommands(t *testing.T) {
 	licenseOf := func(id string) string { return "lic-" + id }
 	cases := []struct {
 		name    string
-		account func(t testing.TB) domain.Account // the state before
+		account func(t fatalHelper) domain.Account // the state before
 		body    domain.CommandBody
 		code    domain.Code
 		msg     string
@@ -25,7 +25,7 @@ func TestAccountCommands(t *testing.T) {
 		check   func(t *testing.T, before, after domain.Account) // after folding the event
 	}{
 		{
-			name: "create", account: func(testing.TB) domain.Account { return domain.Account{} },
+			name: "create", account: func(fatalHelper) domain.Account { return domain.Account{} },
 			body: domain.CreateAccount{Name: " Acme AI ", LicenseID: "lic-a", LicenseSha256: licenseHash},
 			typ:  domain.AccountCreated, changes: domain.Changes{Name: chStr(nil, str("Acme AI")), LicenseID: chStr(nil, str("lic-a"))},
 			data: domain.EventData{LicenseID: "lic-a", LicenseSha256: licenseHash},
@@ -43,7 +43,7 @@ func TestAccountCommands(t *testing.T) {
 			code: domain.CodeVersionConflict, msg: "account acc-1 already exists",
 		},
 		{
-			name: "create with an empty name", account: func(testing.TB) domain.Account { return domain.Account{} },
+			name: "create with an empty name", account: func(fatalHelper) domain.Account { return domain.Account{} },
 			body: domain.CreateAccount{Name: "\t", LicenseID: "lic-b", LicenseSha256: licenseHash},
 			code: domain.CodeInvalidArgument, msg: msgNameEmpty,
 		},
@@ -69,7 +69,7 @@ func TestAccountCommands(t *testing.T) {
 			body: domain.IssueLicense{LicenseID: licenseOf(accountID), LicenseSha256: hash2},
 		},
 		{
-			name: "issue a license on a missing account", account: func(testing.TB) domain.Account { return domain.Account{} },
+			name: "issue a license on a missing account", account: func(fatalHelper) domain.Account { return domain.Account{} },
 			body: domain.IssueLicense{LicenseID: "lic-2", LicenseSha256: hash2},
 			code: domain.CodeNotFound, msg: "account acc-1 not found",
 		},
@@ -89,7 +89,7 @@ func TestAccountCommands(t *testing.T) {
 		},
 		{
 			name: "revoke a revoked license is a no-op",
-			account: func(t testing.TB) domain.Account {
+			account: func(t fatalHelper) domain.Account {
 				a := theAccount(t)
 				evs, err := domain.DecideAccount(a, accountCmd(uid(3), accountID, domain.RevokeLicense{LicenseID: licenseOf(accountID)}), now)
 				if err != nil || len(evs) != 1 {
@@ -110,7 +110,7 @@ func TestAccountCommands(t *testing.T) {
 			code: domain.CodeNotFound, msg: "license lic-acc-2 not found",
 		},
 		{
-			name: "revoke on a missing account", account: func(testing.TB) domain.Account { return domain.Account{} },
+			name: "revoke on a missing account", account: func(fatalHelper) domain.Account { return domain.Account{} },
 			body: domain.RevokeLicense{LicenseID: "lic-x"},
 			code: domain.CodeNotFound, msg: "account acc-1 not found",
 		},
@@ -143,7 +143,7 @@ func TestAccountCommands(t *testing.T) {
 			code: domain.CodeInvalidArgument, msg: msgNameTooLong,
 		},
 		{
-			name: "register a model on a missing account", account: func(testing.TB) domain.Account { return domain.Account{} },
+			name: "register a model on a missing account", account: func(fatalHelper) domain.Account { return domain.Account{} },
 			body: domain.RegisterModel{ModelID: "m-3", Name: "x"},
 			code: domain.CodeNotFound, msg: "account acc-1 not found",
 		},

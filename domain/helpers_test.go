@@ -37,6 +37,14 @@ var (
 	issueCmdID = uid(1)
 )
 
+// fatalHelper is what the fixtures need of a test: *testing.T, *testing.B
+// and *rapid.T all have it.
+type fatalHelper interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // uid returns a fixed, readable UUID.
 func uid(n int) uuid.UUID {
 	return uuid.MustParse(fmt.Sprintf("00000000-0000-4000-8000-%012x", n))
@@ -63,7 +71,7 @@ func issueBody() domain.IssueToken {
 }
 
 // newAccount builds an account through its decider, with the given models.
-func newAccount(t testing.TB, id string, models ...string) domain.Account {
+func newAccount(t fatalHelper, id string, models ...string) domain.Account {
 	t.Helper()
 	var a domain.Account
 	var seq cmdSeq
@@ -83,9 +91,9 @@ func newAccount(t testing.TB, id string, models ...string) domain.Account {
 }
 
 // theAccount is accountID with model1 and model2; otherAccount has otherModel.
-func theAccount(t testing.TB) domain.Account { return newAccount(t, accountID, model1, model2) }
+func theAccount(t fatalHelper) domain.Account { return newAccount(t, accountID, model1, model2) }
 
-func otherAccount(t testing.TB) domain.Account { return newAccount(t, otherAccountID, otherModel) }
+func otherAccount(t fatalHelper) domain.Account { return newAccount(t, otherAccountID, otherModel) }
 
 // rules returns the rules at now for the account's models.
 func rules(t testing.TB) domain.Rules {

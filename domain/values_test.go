@@ -520,3 +520,27 @@ func TestCodeOf(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseName: ParseName agrees with an independent reading of API.md's
+// name rule, and every refusal is an invalid_argument naming the field.
+func FuzzParseName(f *testing.F) {
+	for _, tc := range nameCases {
+		f.Add(tc.raw)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		n, err := domain.ParseName("name", raw)
+		want, ok := refNameOK(raw)
+		if ok != (err == nil) {
+			t.Fatalf("ParseName(%q) = %q, %v; the rule says ok=%v", raw, n, err, ok)
+		}
+		if err != nil {
+			if domain.CodeOf(err) != domain.CodeInvalidArgument || !strings.HasPrefix(err.Error(), "name: ") {
+				t.Fatalf("ParseName(%q): %v", raw, err)
+			}
+			return
+		}
+		if n.String() != want {
+			t.Fatalf("ParseName(%q) = %q, want %q", raw, n, want)
+		}
+	})
+}
