@@ -1,0 +1,283 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/tokend/tokend/adapters/commands"
+	"github.com/tokend/tokend/adapters/natsjs"
+	"github.com/tokend/tokend/adapters/natsjs/natstest"
+	"github.com/tokend/tokend/domain"
+	"github.com/tokend/tokend/projections"
+)
+
+// stack is the real service for one test: an embedded JetStream server, a
+// Badger read model with its projector, the command service, and the API on
+// a real loopback listener.
+type stack struct {
+	t      testing.TB
+	srv    *Server
+	ts     *httptest.Server
+	store  *projections.Store
+	events *natsjs.EventStore
+	proj   *projections.Projector
+	nc     *nats.Conn
+	admin  string // the admin license (account default)
+	logs   *syncBuffer
+}
+
+// stackOption adjusts the Config before New.
+type stackOption func(*Config)
+
+func withRateLimits(l RateLimits) stackOption { return func(c *Config) { c.RateLimits = &l } }
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newStack(t testing.TB, opts ...stackOption) *stack {
+	t.Helper()
+	_, nc, js := natstest.Start(t)
+	quiet := slog.New(slog.DiscardHandler)
+	store, err := projections.Open(filepath.Join(t.TempDir(), "readmodel"), projections.Options{Logger: quiet})
+	if err != nil {
+		t.Fatalf("open read model: %v", err)
+	}
+	proj := projections.NewProjector(store, js, quiet)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- proj.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		store.Close()
+	})
+	events := natsjs.NewEventStore(js)
+	svc := commands.New(events, store, commands.Config{Logger: quiet})
+	admin, err := domain.NewSecret(domain.LicensePrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bctx, bcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer bcancel()
+	if _, err := svc.Bootstrap(bctx, t.TempDir(), admin); err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	logs := &syncBuffer{}
+	cfg := Config{
+		Store:      store,
+		Commands:   svc,
+		Lag:        proj.Lag,
+		PingNATS:   func() error { return nc.FlushTimeout(time.Second) },
+		Logger:     slog.New(slog.NewJSONHandler(logs, nil)),
+		RateLimits: &RateLimits{}, // off unless a test turns it on
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	s := &stack{t: t, srv: srv, ts: ts, store: store, events: events, proj: proj, nc: nc, admin: admin, logs: logs}
+	// The admin license works once the read model has the default account.
+	if err := store.WaitFor(bctx, s.lastSeq(), 5*time.Second); err != nil {
+		t.Fatalf("read model: %v", err)
+	}
+	return s
+}
+
+// lastSeq is the stream's last sequence: what "no event appended" compares.
+func (s *stack) lastSeq() uint64 {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, err := s.events.LastSequence(ctx)
+	if err != nil {
+		s.t.Fatalf("last sequence: %v", err)
+	}
+	return n
+}
+
+// req is one request to the stack.
+type req struct {
+	method, path string
+	license      string // sent as Bearer when set
+	body         any    // string/[]byte sent raw; anything else JSON-encoded
+	ctype        string // default application/json when there is a body
+	headers      map[string]string
+}
+
+// resp is an answer, body read.
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r resp) json(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// code returns the error code of an error answer.
+func (r resp) code() string {
+	var e errorBody
+	_ = json.Unmarshal(r.body, &e)
+	return string(e.Error.Code)
+}
+
+func (s *stack) do(q req) resp {
+	s.t.Helper()
+	var body io.Reader
+	switch b := q.body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		body = bytes.NewReader(j)
+	}
+	hr, err := http.NewRequest(q.method, s.ts.URL+q.path, body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if q.body != nil {
+		ct := q.ctype
+		if ct == "" {
+			ct = "application/json"
+		}
+		if ct != "-" {
+			hr.Header.Set("Content-Type", ct)
+		}
+	}
+	if q.license != "" {
+		hr.Header.Set("Authorization", "Bearer "+q.license)
+	}
+	for k, v := range q.headers {
+		hr.Header.Set(k, v)
+	}
+	res, err := s.ts.Client().Do(hr)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", q.method, q.path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return resp{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// must does q and fails unless it answers status.
+func (s *stack) must(status int, q req) resp {
+	s.t.Helper()
+	r := s.do(q)
+	if r.status != status {
+		s.t.Fatalf("%s %s: status %d, want %d: %s", q.method, q.path, r.status, status, r.body)
+	}
+	return r
+}
+
+// tenant is an account made through the API, with its license.
+type tenant struct {
+	id, license string
+}
+
+func (s *stack) newTenant(name string) tenant {
+	s.t.Helper()
+	r := s.must(201, req{method: "POST", path: "/v1/accounts", license: s.admin, body: map[string]any{"name": name}})
+	var out struct {
+		Account struct{ ID string } `json:"account"`
+		License string              `json:"license"`
+	}
+	r.json(s.t, &out)
+	return tenant{id: out.Account.ID, license: out.License}
+}
+
+func (s *stack) newModel(license, name string) string {
+	s.t.Helper()
+	r := s.must(201, req{method: "POST", path: "/v1/models", license: license, body: map[string]any{"name": name}})
+	var m projections.Model
+	r.json(s.t, &m)
+	return m.ID
+}
+
+type issued struct {
+	view   projections.TokenView
+	secret string
+	seq    uint64
+}
+
+func (s *stack) newToken(license string, body map[string]any) issued {
+	s.t.Helper()
+	if body == nil {
+		body = map[string]any{}
+	}
+	if _, ok := body["name"]; !ok {
+		body["name"] = "token"
+	}
+	if _, ok := body["expirationDate"]; !ok {
+		body["expirationDate"] = inDays(30)
+	}
+	r := s.must(201, req{method: "POST", path: "/v1/tokens", license: license, body: body})
+	var out struct {
+		Token  projections.TokenView `json:"token"`
+		Secret string                `json:"secret"`
+	}
+	r.json(s.t, &out)
+	seq, _ := strconv.ParseUint(r.header.Get("X-Sequence"), 10, 64)
+	return issued{view: out.Token, secret: out.Secret, seq: seq}
+}
+
+func inDays(d int) int64 { return time.Now().Add(time.Duration(d) * 24 * time.Hour).Unix() }
+
+// minSeq is the header map that makes a read wait for seq.
+func minSeq(seq uint64) map[string]string {
+	return map[string]string{"X-Min-Sequence": strconv.FormatUint(seq, 10)}
+}
+
+func seqOf(t testing.TB, r resp) uint64 {
+	t.Helper()
+	n, err := strconv.ParseUint(r.header.Get("X-Sequence"), 10, 64)
+	if err != nil {
+		t.Fatalf("X-Sequence %q: %v", r.header.Get("X-Sequence"), err)
+	}
+	return n
+}
