@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -163,4 +165,45 @@ func newEvent(c Command, typ EventType, now time.Time, data EventData) Event {
 		At:            now.UTC(),
 		Data:          data,
 	}
+}
+
+// TimeFormat is how times are written on the wire (event "at", ce-time,
+// audit entries): RFC 3339 in UTC with all nine digits of nanoseconds, so
+// that every timestamp has the same width and sorts as text.
+const TimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+// FormatTime writes t in TimeFormat, in UTC.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// eventJSON is Event's wire shape: the same fields, with "at" in TimeFormat.
+type eventJSON struct {
+	ID            uuid.UUID `json:"id"`
+	Type          EventType `json:"type"`
+	SchemaVersion int       `json:"schemaVersion"`
+	AccountID     string    `json:"accountId"`
+	TokenID       string    `json:"tokenId,omitempty"`
+	CommandID     uuid.UUID `json:"commandId"`
+	Actor         Actor     `json:"actor"`
+	At            string    `json:"at"`
+	Data          EventData `json:"data"`
+}
+
+// MarshalJSON encodes the event with "at" in TimeFormat (Go's default
+// drops trailing zeros of the nanoseconds).
+func (e Event) MarshalJSON() ([]byte, error) {
+	return json.Marshal(eventJSON{e.ID, e.Type, e.SchemaVersion, e.AccountID, e.TokenID, e.CommandID, e.Actor, FormatTime(e.At), e.Data})
+}
+
+// UnmarshalJSON decodes an event; "at" may be any RFC 3339 time.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var w eventJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	at, err := time.Parse(time.RFC3339Nano, w.At)
+	if err != nil {
+		return fmt.Errorf("event at: %w", err)
+	}
+	*e = Event{w.ID, w.Type, w.SchemaVersion, w.AccountID, w.TokenID, w.CommandID, w.Actor, at.UTC(), w.Data}
+	return nil
 }
