@@ -39,15 +39,13 @@ func apiPrefix(js jetstream.JetStream) string {
 	return p
 }
 
+// withTimeout gives ctx the store's request timeout unless it has a
+// deadline already.
 func (s *EventStore) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, func() {}
 	}
-	d := s.js.Options().DefaultTimeout
-	if d <= 0 {
-		d = defaultRequestTimeout
-	}
-	return context.WithTimeout(ctx, d)
+	return context.WithTimeout(ctx, s.timeout)
 }
 
 type directGetRequest struct {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,12 +28,15 @@ var ErrConcurrentAppend = errors.New("concurrent append: the subject's last sequ
 
 // EventStore appends events to TOKEN_EVENTS and loads them back, one subject
 // (a token, or an account's own events) at a time. It is safe for
-// concurrent use; it holds no state but the JetStream context.
+// concurrent use. Besides the JetStream context it holds one wildcard reply
+// subscription, made on the first Load, that lives as long as the
+// connection. The zero EventStore is not usable: call NewEventStore.
 type EventStore struct {
 	js        jetstream.JetStream
 	nc        *nats.Conn
-	directGet string // $JS.API.DIRECT.GET.TOKEN_EVENTS
-	msgGet    string // $JS.API.STREAM.MSG.GET.TOKEN_EVENTS (leader)
+	directGet string        // $JS.API.DIRECT.GET.TOKEN_EVENTS
+	msgGet    string        // $JS.API.STREAM.MSG.GET.TOKEN_EVENTS (leader)
+	timeout   time.Duration // for requests whose context has no deadline
 	mux       inboxMux
 }
 
@@ -39,7 +44,12 @@ type EventStore struct {
 // where EnsureStreams has run.
 func NewEventStore(js jetstream.JetStream) *EventStore {
 	prefix := apiPrefix(js)
+	timeout := js.Options().DefaultTimeout
+	if timeout <= 0 {
+		timeout = defaultRequestTimeout
+	}
 	return &EventStore{
+		timeout:   timeout,
 		js:        js,
 		nc:        js.Conn(),
 		directGet: prefix + "DIRECT.GET." + EventsStream,
@@ -154,6 +164,9 @@ func (s *EventStore) LoadAfter(ctx context.Context, accountID, subjectTail strin
 	}
 	subject := EventSubject(accountID, subjectTail)
 	events := []StoredEvent{}
+	if after == math.MaxUint64 {
+		return events, nil
+	}
 	err := s.directScan(ctx, subject, after+1, func(seq uint64, m *nats.Msg) error {
 		ev, err := DecodeEvent(m.Data)
 		if err != nil {

@@ -412,3 +412,48 @@ func TestInvalidSubjects(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadConcurrently(t *testing.T) {
+	_, _, js := natstest.Start(t)
+	s := natsjs.NewEventStore(js)
+	ctx := ctxT(t)
+	const tokens, events = 8, 12
+	for i := range events {
+		for tok := range tokens {
+			var last uint64
+			if i > 0 {
+				evs, err := s.Load(ctx, "a", "t"+strconv.Itoa(tok))
+				if err != nil {
+					t.Fatal(err)
+				}
+				last = evs[len(evs)-1].Sequence
+			}
+			mustAppend(t, s, newRenamed("a", "t"+strconv.Itoa(tok), i), last)
+		}
+	}
+	var wg sync.WaitGroup
+	for tok := range tokens {
+		for range 4 {
+			wg.Go(func() {
+				for range 20 {
+					evs, err := s.Load(ctx, "a", "t"+strconv.Itoa(tok))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(evs) != events {
+						t.Errorf("token %d: %d events, want %d", tok, len(evs), events)
+						return
+					}
+					for _, e := range evs {
+						if e.Event.TokenID != "t"+strconv.Itoa(tok) {
+							t.Errorf("token %d: got an event of %s", tok, e.Event.TokenID)
+							return
+						}
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+}
