@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,6 +137,27 @@ type world struct {
 	n       int
 	lastSeq uint64
 	events  int
+	salt    string // makes a fork's command ids differ from its parent's
+}
+
+// fork returns a copy of w that emits to out from now on.
+func (w *world) fork(out sink, salt string) *world {
+	c := *w
+	c.tokens = make(map[string]domain.Token, len(w.tokens))
+	for k, v := range w.tokens {
+		c.tokens[k] = v
+	}
+	c.secrets = make(map[string]string, len(w.secrets))
+	for k, v := range w.secrets {
+		c.secrets[k] = v
+	}
+	c.out, c.salt = out, salt
+	return &c
+}
+
+// tee emits to both sinks and returns the second one's sequence.
+func tee(a, b sink) sink {
+	return func(e domain.Event) uint64 { a(e); return b(e) }
 }
 
 func newWorld(t testing.TB, acct string, out sink) *world {
@@ -145,7 +167,7 @@ func newWorld(t testing.TB, acct string, out sink) *world {
 func (w *world) command(tokenID string, body domain.CommandBody) domain.Command {
 	w.n++
 	return domain.Command{
-		ID:        uuid.NewSHA1(uuid.NameSpaceOID, []byte(fmt.Sprintf("%s/%d/%d", w.acct, w.n, w.now.UnixNano()))),
+		ID:        uuid.NewSHA1(uuid.NameSpaceOID, []byte(fmt.Sprintf("%s/%d/%d/%s", w.acct, w.n, w.now.UnixNano(), w.salt))),
 		AccountID: w.acct,
 		TokenID:   tokenID,
 		Actor:     domain.Actor{Kind: domain.ActorLicense, ID: "lic-" + w.acct},
@@ -327,4 +349,14 @@ func isCode(err error, code domain.Code) bool {
 	return errors.As(err, &de) && de.Code == code
 }
 
-var _ = io.Discard
+// syncWriter serialises writes to w (a log shared by goroutines).
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}

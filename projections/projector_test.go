@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tokend/tokend/domain"
 )
@@ -382,4 +384,97 @@ func TestSwapRecovery(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLostTailRebuilds points a caught-up read model at a shorter copy of
+// its log (as JetStream can be after an OS crash), and at a copy whose
+// last events are other ones at the same sequences: the projector notices,
+// rebuilds, and then applies the new events that reuse those sequences
+// instead of skipping them.
+func TestLostTailRebuilds(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// extra is how many other events the copy gets before the read
+		// model is pointed at it.
+		extra int
+	}{
+		{"shorter log", 0},
+		{"other events at the same sequences", 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, jsA := startJS(t)
+			_, jsB := startJS(t)
+			a, b := scenario(t, tee(publishSink(t, jsB), publishSink(t, jsA)))
+			forkSeq := b.lastSeq
+			// The original log goes on; the copy lost those events.
+			a2, b2 := a.fork(publishSink(t, jsB), "copy"), b.fork(publishSink(t, jsB), "copy")
+			a.out = publishSink(t, jsA)
+			for i := 0; i < 5; i++ {
+				a.do(fmt.Sprintf("a%02d", 15+i), domain.RenameToken{Name: fmt.Sprintf("lost %d", i)})
+			}
+			lost := a.lastSeq
+
+			dir := filepath.Join(t.TempDir(), ReadModelDir)
+			s := openStore(t, dir, baseTime)
+			stop := runProjector(t, NewProjector(s, jsA, quiet))
+			waitFor(t, s, lost)
+			_ = stop()
+			_ = s.Close()
+
+			for i := 0; i < tc.extra; i++ {
+				a2.do(fmt.Sprintf("a%02d", 15+i%5), domain.RenameToken{Name: fmt.Sprintf("copy %d", i)})
+			}
+			s = openStore(t, dir, baseTime)
+			if s.Checkpoint() != lost {
+				t.Fatalf("reopened at %d, want %d", s.Checkpoint(), lost)
+			}
+			var logs strings.Builder
+			stop = runProjector(t, NewProjector(s, jsB, slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))))
+			// New events on the copy, reusing the lost sequences.
+			b2.issue("b10", "new on the copy", 30, "", "")
+			for i := 0; i < 6; i++ {
+				a2.do(fmt.Sprintf("a%02d", 15+i%5), domain.ChangeNote{Note: fmt.Sprintf("new %d", i)})
+			}
+			if forkSeq >= lost || a2.lastSeq <= lost {
+				t.Fatalf("fork at %d, original at %d, copy at %d: the copy must reuse the lost sequences", forkSeq, lost, a2.lastSeq)
+			}
+			waitFor(t, s, a2.lastSeq)
+			// The rebuild ran in the background: wait until the read model
+			// holds the copy's last event, not merely its sequence.
+			deadline := time.Now().Add(20 * time.Second)
+			for s.checkpointID().EventID != lastEventID(t, jsB) && time.Now().Before(deadline) {
+				waitFor(t, s, s.Checkpoint()+1)
+			}
+			checkExact(t, s, a2, b2)
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(logs.String(), "rebuilding from the event stream") {
+				t.Errorf("no rebuild logged:\n%s", logs.String())
+			}
+			sameDump(t, "after lost tail vs rebuild of the copy", dumpDB(t, s), rebuildDump(t, jsB))
+		})
+	}
+}
+
+func lastEventID(t testing.TB, js jetstream.JetStream) uuid.UUID {
+	t.Helper()
+	ctx := context.Background()
+	st, err := js.Stream(ctx, EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := st.GetMsg(ctx, info.State.LastSeq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := decodeEvent(info.State.LastSeq, msg.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env.Event.ID
 }
