@@ -167,6 +167,8 @@ func (s *stack) do(q req) resp {
 		body = strings.NewReader(b)
 	case []byte:
 		body = bytes.NewReader(b)
+	case io.Reader:
+		body = b
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
