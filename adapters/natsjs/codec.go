@@ -27,7 +27,6 @@ const (
 	CESource           = "tokend"
 	CESpecVersion      = "1.0"
 	ContentTypeJSON    = "application/json"
-	ceTimeLayout       = "2006-01-02T15:04:05.000000000Z07:00"
 	maxSupportedSchema = domain.SchemaVersion
 )
 
@@ -97,8 +96,8 @@ func EventHeaders(ev domain.Event) nats.Header {
 	}
 }
 
-// FormatCETime formats t as ce-time: RFC 3339 in UTC with nanoseconds
-// (always nine digits, so the strings sort as the times do).
+// FormatCETime formats t as ce-time: domain.TimeFormat, RFC 3339 in UTC
+// with always nine digits of nanoseconds, the same as the body's "at".
 func FormatCETime(t time.Time) string {
-	return t.UTC().Format(ceTimeLayout)
+	return domain.FormatTime(t)
 }

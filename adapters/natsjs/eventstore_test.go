@@ -1,6 +1,7 @@
 package natsjs_test
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strconv"
@@ -185,6 +186,10 @@ func TestAppendHeaders(t *testing.T) {
 			}
 			if string(m.Data) != string(body) {
 				t.Errorf("body:\n got %s\nwant %s", m.Data, body)
+			}
+			var b struct{ At string }
+			if err := json.Unmarshal(m.Data, &b); err != nil || b.At != m.Header.Get("ce-time") {
+				t.Errorf("body at %q, ce-time %q: want the same (%v)", b.At, m.Header.Get("ce-time"), err)
 			}
 		})
 	}
