@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ func newFixture(t *testing.T) *fixture {
 // a second tokend process would have.
 func (f *fixture) service() *commands.Service {
 	f.t.Helper()
-	nc, js, err := natsjs.Connect(f.emb.ClientURL(), "second", nil)
+	nc, js, err := natsjs.Connect(f.emb.ClientURL(), "second", slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -66,11 +67,13 @@ func (f *fixture) must(svc *commands.Service, tokenID string, body domain.Comman
 	return r
 }
 
-// setup creates the account, n models and one token, and returns the
-// token id and the model ids.
+// setup creates the account (once), n models and one token, and returns
+// the token id and the model ids.
 func (f *fixture) setup(n int) (string, []string) {
 	f.t.Helper()
-	f.must(f.svc, "", domain.CreateAccount{Name: "Acme", LicenseID: "lic-1", LicenseSha256: domain.HashSecret("x")})
+	if acc, _, err := f.svc.Account(context.Background(), account); err != nil || !acc.Exists() {
+		f.must(f.svc, "", domain.CreateAccount{Name: "Acme", LicenseID: "lic-1", LicenseSha256: domain.HashSecret("x")})
+	}
 	models := make([]string, n)
 	for i := range models {
 		id := uuid.New()

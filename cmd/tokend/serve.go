@@ -100,7 +100,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	if err != nil {
 		return fmt.Errorf("--http %s: %w", cfg.HTTPAddr, err)
 	}
-	srv := newHTTPServer(cfg, logger, store, projector, svc, nc)
+	srv, err := newHTTPServer(cfg, logger, store, projector, svc, nc)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
 	logger.Info("tokend serving", "http", ln.Addr().String(), "nats", url, "dataDir", cfg.DataDir)
