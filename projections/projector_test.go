@@ -169,7 +169,7 @@ func TestCrashAfterCommitAppliesNothingTwice(t *testing.T) {
 	a, b := scenario(t, publishSink(t, js))
 
 	crashes := 0
-	for _, crashAt := range []uint64{1, 7, a.lastSeq / 2, b.lastSeq - 1} {
+	for _, crashAt := range []uint64{1, 7, a.lastSeq / 2, b.lastSeq - 5} {
 		func() {
 			s := openStore(t, dir, baseTime)
 			defer s.Close()
