@@ -1,0 +1,202 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/tokend/tokend/domain"
+)
+
+var fuzzSpecs = []bodySpec{issueTokenSpec, patchTokenSpec, nameSpec, assignModelSpec, introspectSpec, emptySpec}
+
+// FuzzDecodeBody: decoding never panics, and every body it accepts keeps the
+// rules: valid UTF-8, exactly one JSON object, only known fields, each once,
+// of the right type, null only where nullable, required ones present, names,
+// notes and statuses valid, expiration dates whole non-negative seconds.
+func FuzzDecodeBody(f *testing.F) {
+	for _, seed := range []string{
+		`{"name":"a","expirationDate":1900000000}`,
+		`{"name":" a ","note":null,"expirationDate":"1900000000","modelId":null}`,
+		`{"name":"a","note":"n","expirationDate":1900000000,"modelId":"m"}`,
+		`{"status":"cancelled","modelId":null,"note":null}`,
+		`{"status":"ACTIVE","name":"x\u00e9\ud83d\ude00"}`,
+		`{"expirationDate":1.5}`, `{"expirationDate":-1}`, `{"expirationDate":1e9}`,
+		`{"name":"a\ud800"}`, `{"name":"a\\ud800"}`, `{"name":"\u0085"}`,
+		`{"modelId":"m"} `, `{} {}`, `[]`, `null`, ``, `{"token":"tkn_x"}`,
+		`{"name":"a","name":"b"}`, "{\"name\":\"\xff\"}", `{"a":{"b":[1,2,{"c":null}]}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, spec := range fuzzSpecs {
+			d, err := decodeBody(body, spec)
+			if err != nil {
+				var de *domain.Error
+				if !asDomainError(err, &de) || de.Code != domain.CodeInvalidArgument || de.Field == "" && !strings.Contains(de.Message, ": ") {
+					t.Fatalf("refusal %v is not an invalid_argument naming a field", err)
+				}
+				continue
+			}
+			checkAccepted(t, body, spec, d)
+		}
+	})
+}
+
+func asDomainError(err error, de **domain.Error) bool {
+	e, ok := err.(*domain.Error)
+	*de = e
+	return ok
+}
+
+// checkAccepted asserts the rules on a body decodeBody accepted.
+func checkAccepted(t *testing.T, body []byte, spec bodySpec, d decodedBody) {
+	t.Helper()
+	if !utf8.Valid(body) || !json.Valid(body) {
+		t.Fatalf("accepted a body that is not valid UTF-8 JSON: %q", body)
+	}
+	if b := bytes.TrimLeft(body, " \t\r\n"); len(b) == 0 || b[0] != '{' {
+		t.Fatalf("accepted a body that is not an object: %q", body)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatalf("accepted %q, which does not decode as an object: %v", body, err)
+	}
+	if len(raw) != len(d) || len(d) != countKeys(t, body) {
+		t.Fatalf("accepted %q with duplicate or dropped fields: %d keys, %d decoded", body, countKeys(t, body), len(d))
+	}
+	for name, rule := range spec.fields {
+		f, present := d[name]
+		if rule.required && !present {
+			t.Fatalf("accepted %q without required %s", body, name)
+		}
+		if !present {
+			continue
+		}
+		v := raw[name]
+		if f.Null {
+			if !rule.nullable || string(v) != "null" {
+				t.Fatalf("accepted null %s in %q", name, body)
+			}
+			continue
+		}
+		switch rule.kind {
+		case kindExpiration:
+			if f.Num < 0 || bytes.ContainsAny(v, ".eE-") {
+				t.Fatalf("accepted expirationDate %s (%d)", v, f.Num)
+			}
+			continue
+		case kindName:
+			if _, err := domain.ParseName(name, f.Str); err != nil {
+				t.Fatalf("accepted name %q: %v", f.Str, err)
+			}
+		case kindNote:
+			if _, err := domain.ParseNote(f.Str); err != nil {
+				t.Fatalf("accepted note %q: %v", f.Str, err)
+			}
+		case kindStatus:
+			if _, err := domain.ParseStatus(f.Str); err != nil {
+				t.Fatalf("accepted status %q: %v", f.Str, err)
+			}
+			continue // canonicalised
+		case kindModelID:
+			if f.Str == "" {
+				t.Fatalf("accepted an empty modelId in %q", body)
+			}
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil || s != f.Str {
+			t.Fatalf("%s decoded as %q, encoding/json says %q (%v)", name, f.Str, s, err)
+		}
+		if !utf8.ValidString(f.Str) || strings.ContainsRune(f.Str, utf8.RuneError) && !bytes.Contains(body, []byte("\uFFFD")) && !bytes.Contains(bytes.ToLower(body), []byte(`\ufffd`)) {
+			t.Fatalf("%s holds a replacement character the client did not send: %q", name, body)
+		}
+	}
+	for k := range raw {
+		if _, ok := spec.fields[k]; !ok {
+			t.Fatalf("accepted unknown field %q", k)
+		}
+	}
+}
+
+// countKeys counts the top-level keys of an object, duplicates included.
+func countKeys(t *testing.T, body []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for dec.More() {
+		if _, err := dec.Token(); err != nil {
+			t.Fatal(err)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	return n
+}
+
+// TestDecodeBody pins the decoder's answers for the forms API.md names.
+func TestDecodeBody(t *testing.T) {
+	ok := func(body string, spec bodySpec) decodedBody {
+		t.Helper()
+		d, err := decodeBody([]byte(body), spec)
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		return d
+	}
+	d := ok(`{"name":"a","expirationDate":"001900000000","note":null,"modelId":null}`, issueTokenSpec)
+	if d.get("expirationDate").Num != 1900000000 || !d.get("note").Null || !d.get("modelId").Null {
+		t.Fatalf("decoded %+v", d)
+	}
+	d = ok(" \n{\"status\":\"Cancelled\",\"name\":\"x\\ud83d\\ude00\"}\n ", patchTokenSpec)
+	if d.get("status").Str != "CANCELED" || d.get("name").Str != "x😀" {
+		t.Fatalf("decoded %+v", d)
+	}
+	u := patchTokenBody(ok(`{"modelId":null,"note":null}`, patchTokenSpec))
+	if !u.ModelID.Set || u.ModelID.Value != nil || !u.Note.Set || u.Note.Value != "" || u.Name.Set {
+		t.Fatalf("patch = %+v", u)
+	}
+	ok(`{}`, emptySpec)
+	for _, body := range []string{`{"a":1}`, `{}x`, `[{}]`} {
+		if _, err := decodeBody([]byte(body), emptySpec); err == nil {
+			t.Fatalf("%s accepted by the empty spec", body)
+		}
+	}
+	// Field labels of hostile keys are quoted and short.
+	_, err := decodeBody([]byte(`{"`+strings.Repeat("\\n", 200)+`":1}`), emptySpec)
+	if err == nil || len(err.Error()) > 200 || strings.ContainsRune(err.Error(), '\n') {
+		t.Fatalf("hostile key: %v", err)
+	}
+}
+
+// TestParseListQuery pins the list query's forms.
+func TestParseListQuery(t *testing.T) {
+	p, err := parseListQuery("status=active&status=CANCELLED&assigned=false&q=Bob&expiresBefore=10&expiresAfter=1&sort=-name&limit=1000&cursor=abc&modelId=m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Statuses) != 2 || p.Statuses[1] != domain.StatusCanceled || *p.Assigned || p.Q != "Bob" ||
+		*p.ExpiresBefore != 10 || *p.ExpiresAfter != 1 || p.Sort != "-name" || p.Limit != 1000 || p.Cursor != "abc" || p.ModelID != "m" {
+		t.Fatalf("parsed %+v", p)
+	}
+	p, err = parseListQuery("")
+	if err != nil || p.Sort != "-createdAt" || p.Limit != 50 || p.Statuses != nil {
+		t.Fatalf("defaults %+v %v", p, err)
+	}
+	for _, q := range []string{"limit=01x", "limit=+5", "limit= 5", "expiresAfter=1e3", "assigned=TRUE", "q=%ff", "x=1", "status=%", "limit=1;sort=name"} {
+		if _, err := parseListQuery(q); domain.CodeOf(err) != domain.CodeInvalidArgument {
+			t.Errorf("%s: %v", q, err)
+		}
+	}
+	a, err := parseAuditQuery("since=1&until=1&type=tokenissued&limit=5", true)
+	if err != nil || *a.Since != 1 || a.Type != domain.TokenIssued || a.Limit != 5 {
+		t.Fatalf("audit %+v %v", a, err)
+	}
+}
