@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -260,9 +262,17 @@ func (c *Client) do(ctx context.Context, r request, opts []CallOption, out any) 
 			if ctx.Err() != nil {
 				return fmt.Errorf("tokend: %s %s: %w", r.method, r.path, ctx.Err())
 			}
-			retryable := r.kind == read || (r.kind == idempotentWrite && !cc.hasIfMatch)
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err // its text repeats the method and URL
+			}
+			// A refused connection never carried the request, so any call
+			// may be repeated; a dropped one may have, so only those whose
+			// repetition is harmless are.
+			refused := errors.Is(err, syscall.ECONNREFUSED)
+			retryable := refused || r.kind == read || (r.kind == idempotentWrite && !cc.hasIfMatch)
 			if retryable && attempt < c.retry.MaxAttempts {
-				dropped = true
+				dropped = dropped || !refused
 				if werr := sleep(ctx, c.retry.backoff(attempt)); werr != nil {
 					return fmt.Errorf("tokend: %s %s: %w", r.method, r.path, werr)
 				}

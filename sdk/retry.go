@@ -35,6 +35,8 @@ import (
 //     write carries an Idempotency-Key, and repeating a call with the same
 //     key (IdempotencyKey) makes the service answer the first outcome instead
 //     of acting again.
+//   - A refused connection (nothing listening, a service restarting) is
+//     retried for every call, creations included: the request never left.
 //   - A 429 is retried only when RetryRateLimited is set, after the
 //     Retry-After the service sent (or the backoff when it sent none), and for
 //     every call, creations included: a rate-limited call was refused before

@@ -3,8 +3,12 @@ package sdk
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -296,5 +300,43 @@ func TestTransportErrorIsWrapped(t *testing.T) {
 	_, err := c.Account(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "GET /v1/account") {
 		t.Errorf("err = %v, want it to name the call", err)
+	}
+}
+
+// refusingDialer refuses the first n connections, as a port with nothing
+// listening does, then dials for real.
+func refusingDialer(n int) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	var mu sync.Mutex
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		mu.Lock()
+		refuse := n > 0
+		n--
+		mu.Unlock()
+		if refuse {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+}
+
+// A refused connection never carried the request: even a creation is
+// retried, and the error says what happened without repeating the URL.
+func TestRefusedConnectionIsRetriedForEveryCall(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		writeJSON(w, 201, map[string]any{"id": "m1", "name": "m"})
+	})
+	hc := &http.Client{Transport: &http.Transport{DialContext: refusingDialer(2), DisableKeepAlives: true}}
+	c := New(f.URL, "lic_x", WithHTTPClient(hc), WithRetryPolicy(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond}))
+	m, err := c.CreateModel(context.Background(), "m")
+	if err != nil || m.ID != "m1" || len(f.requests()) != 1 {
+		t.Errorf("CreateModel = %+v, %v after %d requests", m, err, len(f.requests()))
+	}
+
+	hc = &http.Client{Transport: &http.Transport{DialContext: refusingDialer(5), DisableKeepAlives: true}}
+	c = New(f.URL, "lic_x", WithHTTPClient(hc), WithRetryPolicy(RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond}))
+	_, err = c.CreateModel(context.Background(), "m")
+	if !errors.Is(err, syscall.ECONNREFUSED) || strings.Count(err.Error(), "/v1/models") != 1 {
+		t.Errorf("err = %v", err)
 	}
 }
