@@ -139,6 +139,25 @@ func TestProviderDay(t *testing.T) {
 		t.Errorf("table:\n%s", tr.stdout)
 	}
 
+	// The SDK reads its own writes: an introspection right after a
+	// suspension, through the same client, already sees it.
+	var wmeta sdk.Meta
+	if _, err := c.UpdateToken(ctx, bob.Token.ID, sdk.UpdateTokenRequest{Status: sdk.Some(sdk.StatusSuspended)}, sdk.WithResponseMeta(&wmeta)); err != nil {
+		t.Fatal(err)
+	}
+	if wmeta.Sequence == 0 || wmeta.Sequence != c.LastSequence() || wmeta.Version != 2 {
+		t.Errorf("write meta %+v, LastSequence %d", wmeta, c.LastSequence())
+	}
+	if in, err := c.Introspect(ctx, bob.Secret); err != nil || in.Active {
+		t.Errorf("introspect after suspend: %+v %v", in, err)
+	}
+	if _, err := c.UpdateToken(ctx, bob.Token.ID, sdk.UpdateTokenRequest{Status: sdk.Some(sdk.StatusActive)}); err != nil {
+		t.Fatal(err)
+	}
+	if in, err := c.Introspect(ctx, bob.Secret); err != nil || !in.Active || in.ModelName != "gpt-mini" || in.Name != "Bob" {
+		t.Errorf("introspect after reactivate: %+v %v", in, err)
+	}
+
 	// The end user's view while active: introspection never shows the note.
 	assertIntrospection(t, s, secret, true)
 
