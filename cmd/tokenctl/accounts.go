@@ -36,7 +36,7 @@ func (a *app) accountCommand() *cobra.Command {
 }
 
 func (a *app) accountsCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "accounts", Short: "Manage accounts (admin license only)", Args: args()}
+	cmd := group("accounts", "Manage accounts (admin license only)")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "create NAME",
 		Short: "Create an account and its first license",
@@ -68,7 +68,7 @@ func (a *app) accountsCommand() *cobra.Command {
 }
 
 func (a *app) licensesCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "licenses", Short: "List, issue and revoke the account's licenses", Args: args()}
+	cmd := group("licenses", "List, issue and revoke the account's licenses")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List the account's licenses",

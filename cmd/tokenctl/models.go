@@ -7,7 +7,7 @@ import (
 )
 
 func (a *app) modelsCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "models", Short: "Register, list and show the account's models", Args: args()}
+	cmd := group("models", "Register, list and show the account's models")
 	printModel := func(m sdk.Model) error {
 		if a.output == "json" {
 			return emitJSON(a.stdout, m)

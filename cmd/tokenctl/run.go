@@ -42,12 +42,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	code := exitCode(err)
 	if err != nil {
-		fmt.Fprintf(stderr, "tokenctl: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "tokenctl: %s\n", clean(oneLine(err.Error())))
 		if code == exitUsage {
-			fmt.Fprintln(stderr, "Run 'tokenctl --help' for usage.")
+			if cmd == nil {
+				cmd = root
+			}
+			fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		}
 	}
 	return code
@@ -155,6 +158,23 @@ func envOr(key, def string) string {
 
 // oneLine keeps an error on one line of the terminal.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// group returns a command that only holds subcommands: alone it shows its
+// help, and an unknown subcommand is a usage error (cobra would otherwise
+// show the help and exit 0, hiding a typo from a script).
+func group(use, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef(fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath()))
+			}
+			return cmd.Help()
+		},
+	}
+}
 
 // args checks the number of positional arguments and names them in the
 // error, which cobra's own checks do not.

@@ -308,6 +308,7 @@ func TestExitCodes(t *testing.T) {
 func TestUsageErrorsExitTwoWithoutCallingTheService(t *testing.T) {
 	tests := map[string][]string{
 		"unknown command":        {"bogus"},
+		"unknown subcommand":     {"tokens", "bogus"},
 		"unknown flag":           {"tokens", "list", "--bogus"},
 		"missing argument":       {"tokens", "get"},
 		"extra argument":         {"tokens", "get", "a", "b"},

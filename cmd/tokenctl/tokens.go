@@ -11,7 +11,7 @@ import (
 )
 
 func (a *app) tokensCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "tokens", Short: "Issue, list, change and delete end users' tokens", Args: args()}
+	cmd := group("tokens", "Issue, list, change and delete end users' tokens")
 	cmd.AddCommand(
 		a.tokensCreateCommand(), a.tokensListCommand(), a.tokensGetCommand(), a.tokensUpdateCommand(),
 		a.tokenWriteCommand("rename ID NAME", "Rename a token", []string{"ID", "NAME"},
