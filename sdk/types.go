@@ -115,15 +115,36 @@ type CreatedToken struct {
 // is zero: the service tells nothing about a token that does not work.
 type Introspection struct {
 	Active         bool   `json:"active"`
-	ID             string `json:"id,omitempty"`
-	Name           string `json:"name,omitempty"`
-	ExpirationDate int64  `json:"expirationDate,omitempty"`
-	Status         Status `json:"status,omitempty"`
-	Expired        bool   `json:"expired,omitempty"`
-	ModelID        string `json:"modelId,omitempty"`
-	ModelName      string `json:"modelName,omitempty"`
-	CreatedAt      int64  `json:"createdAt,omitempty"`
-	UpdatedAt      int64  `json:"updatedAt,omitempty"`
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	ExpirationDate int64  `json:"expirationDate"`
+	Status         Status `json:"status"`
+	Expired        bool   `json:"expired"`
+	ModelID        string `json:"modelId"`
+	ModelName      string `json:"modelName"`
+	CreatedAt      int64  `json:"createdAt"`
+	UpdatedAt      int64  `json:"updatedAt"`
+}
+
+// MarshalJSON writes the service's form: {"active":false} alone for an
+// inactive token, every field (null for no model) for an active one.
+func (in Introspection) MarshalJSON() ([]byte, error) {
+	if !in.Active {
+		return []byte(`{"active":false}`), nil
+	}
+	return json.Marshal(struct {
+		Active         bool    `json:"active"`
+		ID             string  `json:"id"`
+		Name           string  `json:"name"`
+		ExpirationDate int64   `json:"expirationDate"`
+		Status         Status  `json:"status"`
+		Expired        bool    `json:"expired"`
+		ModelID        *string `json:"modelId"`
+		ModelName      *string `json:"modelName"`
+		CreatedAt      int64   `json:"createdAt"`
+		UpdatedAt      int64   `json:"updatedAt"`
+	}{in.Active, in.ID, in.Name, in.ExpirationDate, in.Status, in.Expired,
+		nullIfEmpty(in.ModelID), nullIfEmpty(in.ModelName), in.CreatedAt, in.UpdatedAt})
 }
 
 // Actor is who caused an event: {"kind":"license","id":"<license id>"} for a

@@ -43,9 +43,17 @@ func TestAuditChangeKeepsNullAndRawValues(t *testing.T) {
 }
 
 func TestInactiveIntrospectionSaysNothingElse(t *testing.T) {
-	b, _ := json.Marshal(Introspection{})
+	b, _ := json.Marshal(Introspection{Name: "ignored"})
 	if string(b) != `{"active":false}` {
 		t.Errorf("encoded %s", b)
+	}
+	const active = `{"active":true,"id":"t1","name":"alice","expirationDate":1900000000,"status":"ACTIVE","expired":false,"modelId":null,"modelName":null,"createdAt":1,"updatedAt":2}`
+	var in Introspection
+	if err := json.Unmarshal([]byte(active), &in); err != nil || !in.Active || in.Name != "alice" {
+		t.Fatalf("decoded %+v, %v", in, err)
+	}
+	if b, _ = json.Marshal(in); string(b) != active {
+		t.Errorf("encoded %s\nwant    %s", b, active)
 	}
 }
 

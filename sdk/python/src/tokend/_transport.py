@@ -50,6 +50,8 @@ class RetryPolicy:
       between. Every write carries an ``Idempotency-Key``; repeat the call
       with the same ``idempotency_key`` to have the service answer the first
       outcome instead of acting twice.
+    * A refused connection (nothing listening, a service restarting) is
+      retried for every call, creations included: the request never left.
     * A ``429`` is retried only when :attr:`retry_rate_limited` is set, after
       the ``Retry-After`` the service sent, for every call: a rate-limited
       call was refused before it did anything.
@@ -101,7 +103,12 @@ class Response:
 
 
 class _DroppedConnection(Exception):
-    """An attempt that got no whole answer."""
+    """An attempt that got no whole answer. ``refused`` is true when the
+    connection was refused: the request never left."""
+
+    def __init__(self, text: str, refused: bool = False) -> None:
+        super().__init__(text)
+        self.refused = refused
 
 
 _NO_BODY = object()
@@ -223,9 +230,16 @@ class Transport:
                 status, resp_headers, data = self._send(method, url, headers, payload)
             except _DroppedConnection as exc:
                 cause = exc.__cause__ or exc
-                retryable = kind is Kind.READ or (kind is Kind.IDEMPOTENT and if_match is None)
+                # A refused connection never carried the request, so any call
+                # may be repeated; a dropped one may have, so only those whose
+                # repetition is harmless are.
+                retryable = (
+                    exc.refused
+                    or kind is Kind.READ
+                    or (kind is Kind.IDEMPOTENT and if_match is None)
+                )
                 if retryable and attempt < max_attempts:
-                    dropped = True
+                    dropped = dropped or not exc.refused
                     self._sleep(policy.backoff(attempt))
                     continue
                 raise TokendConnectionError(
@@ -266,7 +280,11 @@ class Transport:
                 hdrs = {k.lower(): v for k, v in resp.headers.items()}
                 data = resp.read(_MAX_RESPONSE_BYTES + 1)
         except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
-            raise _DroppedConnection(str(e)) from e
+            reason = getattr(e, "reason", e)
+            refused = isinstance(reason, ConnectionRefusedError) or isinstance(e, ConnectionRefusedError)
+            if isinstance(reason, BaseException) and reason is not e:
+                raise _DroppedConnection(str(reason), refused) from reason
+            raise _DroppedConnection(str(e), refused) from e
         return int(status), hdrs, data[:_MAX_RESPONSE_BYTES]
 
     def _note_sequence(self, value: Optional[str]) -> None:
