@@ -31,6 +31,7 @@ type stack struct {
 	t      testing.TB
 	srv    *Server
 	ts     *httptest.Server
+	client *http.Client // checks every exchange against docs/openapi.yaml
 	store  *projections.Store
 	events *natsjs.EventStore
 	proj   *projections.Projector
@@ -108,7 +109,8 @@ func newStack(t testing.TB, opts ...stackOption) *stack {
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	s := &stack{t: t, srv: srv, ts: ts, store: store, events: events, proj: proj, nc: nc, admin: admin, logs: logs}
+	client := &http.Client{Transport: &validatingTransport{t: t, base: ts.Client().Transport, router: openAPIRouter(t)}}
+	s := &stack{t: t, srv: srv, ts: ts, client: client, store: store, events: events, proj: proj, nc: nc, admin: admin, logs: logs}
 	// The admin license works once the read model has the default account.
 	if err := store.WaitFor(bctx, s.lastSeq(), 5*time.Second); err != nil {
 		t.Fatalf("read model: %v", err)
@@ -195,7 +197,7 @@ func (s *stack) do(q req) resp {
 	for k, v := range q.headers {
 		hr.Header.Set(k, v)
 	}
-	res, err := s.ts.Client().Do(hr)
+	res, err := s.client.Do(hr)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", q.method, q.path, err)
 	}
