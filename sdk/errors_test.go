@@ -114,3 +114,26 @@ func TestEmptyIDRefusedBeforeSending(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorText(t *testing.T) {
+	for _, tc := range []struct {
+		err  *Error
+		want string
+	}{
+		{&Error{Status: 404, Code: "not_found", Message: "token x not found"}, "not_found: token x not found"},
+		{ErrNotFound, "not_found"},
+		{&Error{Status: 502, Message: "upstream down"}, "HTTP 502: upstream down"},
+		{&Error{Status: 504}, "HTTP 504 Gateway Timeout"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
+	}
+	for status, code := range map[int]string{400: CodeInvalidArgument, 401: CodeUnauthenticated, 403: CodePermissionDenied,
+		404: CodeNotFound, 409: "", 412: CodeVersionConflict, 413: CodePayloadTooLarge, 415: CodeUnsupportedMediaType,
+		429: CodeRateLimited, 500: CodeInternal, 502: "", 503: ""} {
+		if got := codeForStatus(status); got != code {
+			t.Errorf("codeForStatus(%d) = %q, want %q", status, got, code)
+		}
+	}
+}
