@@ -15,19 +15,18 @@ import (
 // Header names of an event message (API.md "Events"). The CloudEvents 1.0
 // attributes use the ce- prefix of the CloudEvents NATS binding.
 const (
-	HeaderMsgID        = jetstream.MsgIDHeader               // Nats-Msg-Id: the event id
-	HeaderExpectedSeq  = jetstream.ExpectedLastSubjSeqHeader // Nats-Expected-Last-Subject-Sequence
-	HeaderCEID         = "ce-id"
-	HeaderCEType       = "ce-type"
-	HeaderCESource     = "ce-source"
-	HeaderCESubject    = "ce-subject"
-	HeaderCETime       = "ce-time"
-	HeaderCESpec       = "ce-specversion"
-	HeaderContentType  = "Content-Type"
-	CESource           = "tokend"
-	CESpecVersion      = "1.0"
-	ContentTypeJSON    = "application/json"
-	maxSupportedSchema = domain.SchemaVersion
+	HeaderMsgID       = jetstream.MsgIDHeader               // Nats-Msg-Id: the event id
+	HeaderExpectedSeq = jetstream.ExpectedLastSubjSeqHeader // Nats-Expected-Last-Subject-Sequence
+	HeaderCEID        = "ce-id"
+	HeaderCEType      = "ce-type"
+	HeaderCESource    = "ce-source"
+	HeaderCESubject   = "ce-subject"
+	HeaderCETime      = "ce-time"
+	HeaderCESpec      = "ce-specversion"
+	HeaderContentType = "Content-Type"
+	CESource          = "tokend"
+	CESpecVersion     = "1.0"
+	ContentTypeJSON   = "application/json"
 )
 
 // EncodeEvent returns the message body of ev: its JSON, with At in UTC. It
@@ -51,29 +50,21 @@ func EncodeEvent(ev domain.Event) ([]byte, error) {
 	return b, nil
 }
 
-// DecodeEvent decodes a message body written by EncodeEvent. Only
-// schemaVersion 1 exists; a body of any other version, or none, is an error
-// that names it, so a reader older than the log fails loudly instead of
-// misreading. Unknown fields are ignored: version 1 only ever grows.
+// DecodeEvent decodes a message body written by EncodeEvent, or by an
+// older build: a body of an older schema version is first lifted to
+// domain.SchemaVersion by Upcast, the one place where old versions are
+// understood (docs/events.md "Versioning"). A body of a newer version, or of
+// none, is an error that names it, so a reader older than the log fails
+// loudly instead of misreading. Unknown fields are ignored: within a version
+// the body only ever grows.
 func DecodeEvent(data []byte) (domain.Event, error) {
+	data, err := Upcast(data)
+	if err != nil {
+		return domain.Event{}, err
+	}
 	var ev domain.Event
 	if err := json.Unmarshal(data, &ev); err != nil {
-		// A future version may not even fit version 1's shape: say so
-		// rather than report a type mismatch deep inside.
-		var v struct {
-			SchemaVersion *json.RawMessage `json:"schemaVersion"`
-		}
-		if json.Unmarshal(data, &v) == nil && v.SchemaVersion != nil && string(*v.SchemaVersion) != "1" {
-			return domain.Event{}, fmt.Errorf("decode event: unsupported schemaVersion %s (this build reads %d)", *v.SchemaVersion, maxSupportedSchema)
-		}
 		return domain.Event{}, fmt.Errorf("decode event: %w", err)
-	}
-	switch ev.SchemaVersion {
-	case domain.SchemaVersion:
-	case 0:
-		return domain.Event{}, fmt.Errorf("decode event %s: no schemaVersion", ev.ID)
-	default:
-		return domain.Event{}, fmt.Errorf("decode event %s: unsupported schemaVersion %d (this build reads %d)", ev.ID, ev.SchemaVersion, maxSupportedSchema)
 	}
 	return ev, nil
 }
