@@ -19,6 +19,7 @@ func TestAccountsAndLicenses(t *testing.T) {
 		t.Skip("builds and starts tokend")
 	}
 	s := startService(t, binaries(t))
+	validateAgainstOpenAPI(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	admin := sdk.New(s.url, s.license)

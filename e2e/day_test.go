@@ -25,6 +25,7 @@ func TestProviderDay(t *testing.T) {
 		t.Skip("builds and starts tokend")
 	}
 	s := startService(t, binaries(t))
+	validateAgainstOpenAPI(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := sdk.New(s.url, s.license)
