@@ -28,6 +28,9 @@ type fakeTokend struct {
 	tokens map[string]map[string]any
 	models map[string]string
 	reqs   []fakeReq
+	// behind makes every read that asks for a sequence answer
+	// projection_behind, as a read model that never catches up.
+	behind bool
 	// fail, when set, answers every request with this status and code.
 	fail struct {
 		status int
@@ -86,7 +89,7 @@ func (f *fakeTokend) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ms := r.Header.Get("X-Min-Sequence"); ms != "" {
-		if n, _ := strconv.ParseUint(ms, 10, 64); n > f.seq {
+		if n, _ := strconv.ParseUint(ms, 10, 64); n > f.seq || f.behind {
 			apiError(w, 503, "projection_behind", "behind")
 			return
 		}
