@@ -286,6 +286,31 @@ func TestConcurrencyHeaders(t *testing.T) {
 	if r.header.Get("ETag") != `"2"` || seqOf(t, r) != before {
 		t.Fatalf("no-op: ETag %s X-Sequence %s, want \"2\" and %d", r.header.Get("ETag"), r.header.Get("X-Sequence"), before)
 	}
+	// Two writers on one version: exactly one wins.
+	const writers = 8
+	codes := make(chan int, writers)
+	for i := range writers {
+		go func() {
+			r := s.do(req{method: "PATCH", path: path, license: lic, body: map[string]any{"name": "w" + strconv.Itoa(i)}, headers: map[string]string{"If-Match": `"2"`}})
+			codes <- r.status
+		}()
+	}
+	won := 0
+	for range writers {
+		switch c := <-codes; c {
+		case 200:
+			won++
+		case 412:
+		default:
+			t.Fatalf("concurrent conditional PATCH answered %d", c)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d of %d writers on version 2 won", won, writers)
+	}
+	// A body of exactly 65,536 bytes is read.
+	body := `{"name":"big","expirationDate":` + strconv.FormatInt(inDays(1), 10) + `}`
+	s.must(201, req{method: "POST", path: "/v1/tokens", license: lic, body: body + strings.Repeat(" ", MaxBodyBytes-len(body))})
 	// A model write answers its event's sequence.
 	r = s.must(201, req{method: "POST", path: "/v1/models", license: lic, body: map[string]any{"name": "m"}})
 	if seqOf(t, r) != s.lastSeq() || r.header.Get("ETag") == "" {

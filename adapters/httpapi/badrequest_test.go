@@ -110,6 +110,7 @@ func TestBadRequests(t *testing.T) {
 		{"latin-1 charset", req{method: "POST", path: "/v1/tokens", license: lic, body: create(""), ctype: "application/json; charset=iso-8859-1"}, 415, "unsupported_media_type", ""},
 		{"form on a JSON endpoint", req{method: "POST", path: "/v1/tokens", license: lic, body: "name=n", ctype: "application/x-www-form-urlencoded"}, 415, "unsupported_media_type", ""},
 		{"huge body", post(huge), 413, "payload_too_large", ""},
+		{"65,537 bytes of valid JSON", post(create("") + strings.Repeat(" ", MaxBodyBytes+1-len(create("")))), 413, "payload_too_large", ""},
 		{"huge chunked body", post(onlyReader{strings.NewReader(huge)}), 413, "payload_too_large", ""},
 		// PATCH.
 		{"bad status", patch(`{"status":"paused"}`), bad, ia, "status"},

@@ -106,6 +106,10 @@ type Config struct {
 	MinSequenceWait time.Duration
 	// ReadyLag is the projector lag /readyz tolerates. Zero: 5 s (API.md).
 	ReadyLag time.Duration
+	// Console, when set, is the web console (console.Handler): mounted at
+	// "/" exactly and under "/console/", so that every other unknown path,
+	// /v1/... included, still answers the API's JSON 404. Nil: no console.
+	Console http.Handler
 }
 
 // Server is the HTTP API. It is an http.Handler (so tests can mount it on
@@ -266,4 +270,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", s.metrics.Handler())
 	s.mux.HandleFunc("GET /openapi.yaml", s.openAPI)
+
+	if s.cfg.Console != nil {
+		s.mux.Handle("GET /{$}", s.cfg.Console)
+		s.mux.Handle("GET /console/", s.cfg.Console)
+	}
 }
