@@ -113,8 +113,9 @@ func (c *Client) LastSequence() uint64 { return c.lastSeq.Load() }
 type Meta struct {
 	// StatusCode is the HTTP status of the last answer.
 	StatusCode int
-	// Version is the token's version from the ETag header, 0 when absent.
-	// Writes to a token answer it; pass it to IfMatch.
+	// Version is the ETag header's version, 0 when absent: the token's for
+	// token calls (pass it to IfMatch), the account's for model, license and
+	// account writes.
 	Version int64
 	// Sequence is the X-Sequence header, 0 when absent: the stream sequence
 	// of the write's last event. Pass it to MinSequence.
