@@ -7,12 +7,14 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/tokend/tokend/adapters/commands"
+	"github.com/tokend/tokend/adapters/console"
 	"github.com/tokend/tokend/adapters/httpapi"
 	"github.com/tokend/tokend/projections"
 )
 
 // newHTTPServer wires the HTTP API to the read model, the projector's lag,
-// the command service and the NATS connection (for /readyz).
+// the command service and the NATS connection (for /readyz), with the web
+// console at "/".
 func newHTTPServer(cfg config, logger *slog.Logger, store *projections.Store, projector *projections.Projector, svc *commands.Service, nc *nats.Conn) (*httpapi.Server, error) {
 	limits := &httpapi.RateLimits{} // the zero limits: off
 	if cfg.RateLimit {
@@ -26,6 +28,7 @@ func newHTTPServer(cfg config, logger *slog.Logger, store *projections.Store, pr
 		Logger:     logger,
 		RateLimits: limits,
 		Addr:       cfg.HTTPAddr,
+		Console:    console.Handler(),
 	})
 }
 
