@@ -108,9 +108,9 @@ func TestAssetsAreSelfContained(t *testing.T) {
 	}
 	forbidden := []*regexp.Regexp{
 		regexp.MustCompile(`<script>|<script [^>]*>[^<]`), // inline script
-		regexp.MustCompile(`<style|\sstyle=`),              // inline style
-		regexp.MustCompile(`\son[a-z]+=`),                  // event-handler attributes
-		regexp.MustCompile(`https?://`),                    // other origins
+		regexp.MustCompile(`<style|\sstyle=`),             // inline style
+		regexp.MustCompile(`\son[a-z]+=`),                 // event-handler attributes
+		regexp.MustCompile(`https?://`),                   // other origins
 		regexp.MustCompile(`\.innerHTML|\.outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function`),
 		regexp.MustCompile(`setAttribute\('style'|\.cssText`),
 	}
