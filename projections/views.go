@@ -147,8 +147,8 @@ type Outcome struct {
 }
 
 // AuditEntry is one event of an audit trail (API.md "AuditEntry"). TokenID
-// is empty, and omitted, for account-level events; At is RFC 3339 with
-// nanoseconds in UTC.
+// is empty, and omitted, for account-level events; At is RFC 3339 in UTC
+// with all nine digits of nanoseconds (domain.TimeFormat).
 type AuditEntry struct {
 	Sequence  uint64           `json:"sequence"`
 	EventID   uuid.UUID        `json:"eventId"`
