@@ -486,3 +486,25 @@ func TestLogs(t *testing.T) {
 		t.Fatalf("no complete log line for trace-42:\n%s", logs)
 	}
 }
+
+// TestMalformedSecretsSkipLookups: a malformed license or token secret is
+// refused before the read model is touched.
+func TestMalformedSecretsSkipLookups(t *testing.T) {
+	s := newStack(t)
+	lic := s.newTenant("acme").license
+	tok := s.newToken(lic, nil)
+	s.must(200, req{method: "GET", path: "/v1/tokens/" + tok.view.ID, license: lic, headers: minSeq(tok.seq)})
+	before := s.store.KeysRead()
+	for _, bad := range []string{"lic_short", lic[:len(lic)-1] + "!", "tkn_" + lic[4:], strings.ToUpper(lic)} {
+		s.must(401, req{method: "GET", path: "/v1/account", license: bad})
+		s.must(200, req{method: "POST", path: "/v1/introspect", body: map[string]any{"token": bad}})
+		s.must(401, req{method: "GET", path: "/v1/models/m", license: bad})
+	}
+	if after := s.store.KeysRead(); after != before {
+		t.Fatalf("malformed credentials read %d keys", after-before)
+	}
+	s.must(200, req{method: "POST", path: "/v1/introspect", body: map[string]any{"token": tok.secret}})
+	if s.store.KeysRead() == before {
+		t.Fatal("KeysRead does not count introspection lookups; the check above proves nothing")
+	}
+}

@@ -116,11 +116,10 @@ func (s *Server) finish(sw *statusWriter, r *http.Request, start time.Time) {
 // JSON errors, keeping the Allow header the mux sets on a 405.
 type statusWriter struct {
 	http.ResponseWriter
-	r        *http.Request
-	status   int
-	wrote    bool
-	swallow  bool // the mux's plain-text body is being replaced
-	bodySize int
+	r       *http.Request
+	status  int
+	wrote   bool
+	swallow bool // the mux's plain-text body is being replaced
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -158,9 +157,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.swallow {
 		return len(b), nil
 	}
-	n, err := w.ResponseWriter.Write(b)
-	w.bodySize += n
-	return n, err
+	return w.ResponseWriter.Write(b)
 }
 
 // Unwrap lets http.ResponseController reach the connection's writer.
