@@ -14,6 +14,13 @@ run:
 ## test: every test, with the race detector
 test:
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(MAKE) test-python
+
+## test-python: the Python SDK's tests (sdk/python) against a real tokend it builds; python3, standard library only
+PYTHON ?= python3
+.PHONY: test-python
+test-python:
+	cd sdk/python && GO="$(GO)" $(PYTHON) -m unittest discover -s tests -v
 
 ## test-short: the fast tests only, for the edit-compile loop
 test-short:

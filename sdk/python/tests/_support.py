@@ -58,7 +58,7 @@ def tokend_binary() -> str:
         out_dir = tempfile.mkdtemp(prefix="tokend-pysdk-bin-")
         atexit.register(shutil.rmtree, out_dir, True)
         target = os.path.join(out_dir, "tokend")
-        go = shutil.which("go") or "/usr/local/go/bin/go"
+        go = shutil.which(os.environ.get("GO") or "go") or "/usr/local/go/bin/go"
         started = time.monotonic()
         proc = subprocess.run(
             [go, "build", "-o", target, "./cmd/tokend"],
