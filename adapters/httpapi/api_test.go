@@ -267,6 +267,8 @@ func TestConcurrencyHeaders(t *testing.T) {
 		t.Fatalf("ETag %q", r.header.Get("ETag"))
 	}
 	s.must(304, req{method: "GET", path: path, license: lic, headers: map[string]string{"If-None-Match": `"1"`}})
+	s.must(304, req{method: "GET", path: path, license: lic, headers: map[string]string{"If-None-Match": `"7", W/"1"`}})
+	s.must(200, req{method: "GET", path: path, license: lic, headers: map[string]string{"If-None-Match": `"2"`}})
 
 	r = s.must(200, req{method: "PATCH", path: path, license: lic, body: map[string]any{"name": "n2"}, headers: map[string]string{"If-Match": `"1"`}})
 	if r.header.Get("ETag") != `"2"` || seqOf(t, r) != s.lastSeq() {

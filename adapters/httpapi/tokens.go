@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/tokend/tokend/adapters/commands"
 	"github.com/tokend/tokend/domain"
@@ -77,7 +78,7 @@ func (s *Server) getToken(w http.ResponseWriter, r *http.Request, p principal) e
 	}
 	tag := etag(v.Version)
 	w.Header().Set("ETag", tag)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == tag || inm == "*") {
+	if noneMatch(r.Header.Values("If-None-Match"), tag) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
@@ -164,4 +165,18 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, p principal
 		return err
 	}
 	return s.tokenWrite(w, r, p, domain.DeleteToken{})
+}
+
+// noneMatch reports whether If-None-Match names tag: "*", or a list of tags
+// compared weakly (RFC 9110 section 13.1.2), so W/"3" matches "3".
+func noneMatch(values []string, tag string) bool {
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+			if t == "*" || t == tag {
+				return true
+			}
+		}
+	}
+	return false
 }
