@@ -129,6 +129,9 @@ func (s *Service) Execute(ctx context.Context, cmd domain.Command) (Result, erro
 	if cmd.ID == uuid.Nil || cmd.AccountID == "" || cmd.Body == nil {
 		return Result{}, fmt.Errorf("commands: %s needs an id, an account and a body", typeOf(cmd))
 	}
+	if err := checkIDs(cmd); err != nil {
+		return Result{}, err
+	}
 	if r, ok, err := s.remembered(ctx, cmd); ok || err != nil {
 		return r, err
 	}
@@ -140,6 +143,23 @@ func (s *Service) Execute(ctx context.Context, cmd domain.Command) (Result, erro
 		return s.executeAccount(ctx, cmd)
 	}
 	return s.executeToken(ctx, cmd)
+}
+
+// checkIDs refuses ids that cannot name an aggregate's subject: a token id
+// with a dot or a wildcard, or the account subject itself, names no token
+// (not_found, as for any token that does not exist); a bad account id is a
+// caller's bug.
+func checkIDs(cmd domain.Command) error {
+	if err := natsjs.ValidSubjectToken("account id", cmd.AccountID); err != nil {
+		return fmt.Errorf("commands: %w", err)
+	}
+	if cmd.TokenID == "" {
+		return nil
+	}
+	if cmd.TokenID == domain.AccountSubject || natsjs.ValidSubjectToken("token id", cmd.TokenID) != nil {
+		return &domain.Error{Code: domain.CodeNotFound, Message: "token " + cmd.TokenID + " not found"}
+	}
+	return nil
 }
 
 func typeOf(cmd domain.Command) domain.CommandType {

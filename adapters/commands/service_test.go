@@ -274,3 +274,19 @@ func TestOtherAccountsTokenIsNotFound(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A token id that cannot name a token subject is not found, and nothing is read or written.
+func TestImpossibleTokenIDsAreNotFound(t *testing.T) {
+	f := newFixture(t)
+	f.setup(0)
+	for _, id := range []string{domain.AccountSubject, "a.b", "*", ">", "with space"} {
+		before := f.lastSeq()
+		_, err := f.exec(f.svc, id, domain.RenameToken{Name: "x"})
+		if !errors.Is(err, domain.ErrNotFound) {
+			t.Errorf("token id %q: %v, want not_found", id, err)
+		}
+		if f.lastSeq() != before {
+			t.Errorf("token id %q: the stream moved", id)
+		}
+	}
+}
