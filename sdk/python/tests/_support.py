@@ -36,6 +36,10 @@ REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 if SRC not in sys.path:
     sys.path.insert(0, SRC)
 
+# The servers are on loopback: never through a proxy the environment names.
+for _var in ("no_proxy", "NO_PROXY"):
+    os.environ[_var] = ",".join(x for x in (os.environ.get(_var), "127.0.0.1", "localhost") if x)
+
 from tokend import TokenManagement  # noqa: E402
 
 _build_lock = threading.Lock()
