@@ -966,8 +966,9 @@ function auditEntry(e) {
           el('dd', {},
             issued && c.from === null ? null : [
               el('span', { class: 'from' }, changeValue(field, c.from)),
-              el('span', { class: 'arrow', 'aria-hidden': 'true' }, ' → '),
-              el('span', { class: 'visually-hidden' }, ' changed to '),
+              ' ',
+              el('span', { class: 'arrow', role: 'img', 'aria-label': 'changed to' }, '→'),
+              ' ',
             ],
             el('span', { class: 'to' }, changeValue(field, c.to))),
         ]))
