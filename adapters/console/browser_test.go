@@ -77,7 +77,7 @@ func (b *browser) waitFor(what, expr string) {
 	b.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool]("Boolean(" + expr + ")"))
+		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool]("Boolean("+expr+")"))
 		if err == nil && ok {
 			return
 		}
@@ -297,7 +297,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		mobile+`.querySelector('.cell-status').textContent === 'Active' && `+
 		mobile+`.querySelector('.cell-hint code').textContent.startsWith('tkn_')`)
 	time.Sleep(time.Until(now.Add(3500 * time.Millisecond))) // legacy-import expires
-	b.do(chromedp.Click(chromedp.ID("f-reset")))           // reloads the list
+	b.do(chromedp.Click(chromedp.ID("f-reset")))             // reloads the list
 	b.waitFor("the expired token flagged", row("legacy-import")+`.querySelector('.badge-expired') && `+
 		row("legacy-import")+`.querySelector('.relative').textContent.startsWith('expired ')`)
 
