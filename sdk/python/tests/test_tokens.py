@@ -226,6 +226,8 @@ class TokensTest(ServerTestCase):
         again = tm.cancel_token(t.token_id)  # cancelling again succeeds, changes nothing
         self.assertEqual(again.version, c.version)
         self.assertEqual(tm.update_token(t.token_id, status="CANCELED").version, c.version)
+        # setting a field to the value it has is a no-op, on a canceled token too
+        self.assertEqual(tm.update_token(t.token_id, name="t", note=None).version, c.version)
         with self.assertRaises(TokenCanceledError) as cm:
             tm.update_token(t.token_id, name="x")
         self.assertEqual((cm.exception.status, cm.exception.code), (409, "token_canceled"))
@@ -242,6 +244,18 @@ class TokensTest(ServerTestCase):
             tm.delete_token(t.token_id)
         types = [e.type for e in tm.token_audit(t.token_id)]  # the trail stays
         self.assertEqual(types, ["TokenIssued", "TokenSuspended", "TokenReactivated", "TokenCanceled", "TokenDeleted"])
+
+    def test_expired(self) -> None:
+        tm = self.account()
+        token, secret = tm.create_token("brief", int(time.time()) + 2)
+        self.assertFalse(token.expired)
+        self.assertTrue(tm.introspect(secret).active)
+        time.sleep(max(0.0, token.expiration_date - time.time()) + 0.1)
+        t = tm.get_token(token.token_id)
+        self.assertTrue(t.expired)
+        self.assertEqual(t.status, Status.ACTIVE)  # it keeps its status
+        self.assertFalse(tm.introspect(secret).active)
+        self.assertEqual([x.token_id for x in tm.list_tokens(status="ACTIVE")], [token.token_id])
 
     def test_if_match(self) -> None:
         tm = self.account()
