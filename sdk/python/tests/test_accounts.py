@@ -47,6 +47,11 @@ class AccountsTest(ServerTestCase):
     def test_account(self) -> None:
         a = self.admin.get_account()
         self.assertEqual((a.account_id, a.name, a.id), ("default", "default", "default"))
+        # the service created it by itself on its first start
+        first = self.admin.account_audit(limit=1)[0]
+        self.assertEqual((first.type, first.actor.kind, first.actor.id, first.token_id),
+                         ("AccountCreated", "system", None, None))
+        self.assertEqual(first.changes["name"].to, "default")
 
     def test_create_account_and_licenses(self) -> None:
         created = self.admin.create_account("acme")
