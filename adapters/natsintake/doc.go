@@ -1,0 +1,73 @@
+// Package natsintake carries out the commands that clients publish on NATS
+// (API.md "Commands"): a Watermill router whose cqrs command processor
+// consumes TOKEN_COMMANDS through one durable JetStream consumer, and answers
+// each command on tokens.outcomes.<commandId>.
+//
+// # One consumer, many lanes
+//
+// Every command type arrives on its own subject, tokens.commands.<Type>, but
+// the intake reads them all through one durable pull consumer on
+// tokens.commands.> (ConsumerName, which is also the Watermill handler's
+// name: renaming it would create a new consumer). One consumer rather than
+// one per type because a consumer per type cannot see a type nobody
+// registered, so unknown types would never be dead-lettered, and because one
+// command must not be delivered to several consumers that each ignore it.
+// The handler carries out Config.Lanes commands at once: the subscriber
+// opens that many pull subscriptions on the same durable consumer and
+// merges them (lanes). Commands in flight together are not ordered against
+// each other; a publisher whose next command depends on the previous one
+// waits for its outcome, as sdk/natscmd's SendCommand does.
+//
+// # What happens to a message
+//
+//   - On tokens.commands.dead (the intake's own dead letters, inside
+//     tokens.commands.>): acknowledged and left alone.
+//   - Unknown type, a body over 65,536 bytes, or a body that is not one JSON
+//     object with a valid commandId: dead-lettered (below). When the message
+//     names its command (the body's commandId, else a UUID Nats-Msg-Id), a
+//     rejected outcome is published too, so a waiting publisher is not left
+//     hanging.
+//   - A missing, malformed, unknown or revoked license: rejected,
+//     unauthenticated (auth.Authenticate, as over HTTP). Not remembered: the
+//     command never ran for any account, and the same id may be retried with
+//     a good license.
+//   - A command id already remembered (Outcomes): its first outcome is
+//     published again, without a secret, and nothing runs. This is what
+//     makes a command published twice run once even after JetStream's
+//     two-minute duplicate window (its Nats-Msg-Id drops copies within it).
+//   - Otherwise the envelope and "data" are decoded by package wire exactly
+//     like the HTTP body, and the command runs through the command service
+//     (commands.Service.Execute, the one write path). Accepted or refused, the
+//     outcome is published on tokens.outcomes.<commandId> and remembered
+//     without its secret; then the message is acknowledged.
+//   - A fault that is not the command's (NATS or the read model unreachable,
+//     a timeout) is retried with backoff by the Retry middleware; a panic is
+//     caught by the Recoverer and not retried; what still fails goes to the
+//     poison queue, which is the dead-letter subject with reason "internal",
+//     and a rejected outcome with code internal is published.
+//
+// # Dead letters
+//
+// A dead letter is published on tokens.commands.dead (so it is kept in
+// TOKEN_COMMANDS) with the original body and headers, minus Authorization,
+// plus Tokend-Dead-Reason (unknown_type, payload_too_large, malformed or
+// internal), Tokend-Dead-Detail, Tokend-Dead-Subject and
+// Tokend-Dead-Sequence (the original's subject and stream sequence) and
+// Tokend-Dead-Msg-Id (its Nats-Msg-Id). Its own Nats-Msg-Id derives from the
+// original's stream sequence, so dead-lettering a redelivered message twice
+// stores it once.
+//
+// # Watermill's known consumer issues
+//
+// watermill#609: watermill-nats' JetStream subscriber pulls messages ahead
+// (500 by default) and JetStream's AckWait runs from delivery, so a backlog
+// waiting in the client is redelivered while still queued. Here each lane
+// pulls one message at a time (PullMaxMessages(1)) and the consumer's
+// MaxAckPending is twice the lanes, so a message waits in the client at most
+// for the command before it. watermill#671: its default consumer is
+// created anew (and deleted) on every subscription, replaying every message
+// still in the stream; here the intake creates or updates its own durable
+// consumer by name and never deletes it, so a restart resumes after the last
+// acknowledged command. Even a replay (an operator deleting the consumer)
+// would only republish remembered outcomes.
+package natsintake
