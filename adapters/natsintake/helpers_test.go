@@ -288,4 +288,3 @@ func mustRejected(t testing.TB, o wire.Outcome, code domain.Code) {
 		t.Fatalf("outcome %+v (error %+v), want rejected %s", o, o.Error, code)
 	}
 }
-

@@ -229,4 +229,3 @@ func mustJSON(t testing.TB, v any) []byte {
 	}
 	return b
 }
-
