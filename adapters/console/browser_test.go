@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -110,8 +111,12 @@ func (b *browser) state() string {
 // -update-screenshots, writes it to docs/screenshots/name.
 func (b *browser) shot(name string, full bool) {
 	b.t.Helper()
-	// Let transitions (the status line) settle and the caret blink away from the shot.
-	time.Sleep(250 * time.Millisecond)
+	// The status line and the mouse's hover would only clutter the picture.
+	b.do(
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('toast').classList.remove('show')`),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 1, 1),
+	)
+	time.Sleep(250 * time.Millisecond) // let the transitions settle
 	act := chromedp.CaptureScreenshot()
 	if full {
 		act = chromedp.FullScreenshot(100)
@@ -430,7 +435,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Unassign, then assign the other model.
 	b.do(chromedp.Click(chromedp.ID("edit-unassign")))
 	b.waitFor("the model unassigned, the select enabled", `!document.getElementById('edit-model').disabled && document.getElementById('edit-model').value === '' && document.getElementById('edit-unassign').hidden && `+activeID+` === 'edit-model'`)
-	b.waitFor("the table shows no model", aliceRow+`.querySelector('.cell-model').textContent === 'Unassigned'`)
+	b.waitFor("the table shows no model, the window says so", aliceRow+`.querySelector('.cell-model').textContent === 'Unassigned' && document.getElementById('edit-said').textContent.startsWith('Model unassigned')`)
 	b.do(chromedp.SetValue(chromedp.ID("edit-model"), modelID["gpt-small"]))
 	update()
 	b.waitFor("the table shows the new model", aliceRow+`.querySelector('.cell-model').textContent === 'gpt-small'`)
@@ -494,6 +499,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// --- Phone width: the rows become cards.
 	b.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 	b.waitFor("cards", `getComputedStyle(document.querySelector('#tokens-body tr')).display === 'block' && document.documentElement.scrollWidth <= 390`)
+	b.do(chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, document.getElementById('filters').getBoundingClientRect().bottom + scrollY - 60)`))
 	b.shot("tokens-phone.png", false)
 	b.do(chromedp.EmulateViewport(1280, 900))
 

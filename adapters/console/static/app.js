@@ -63,8 +63,17 @@ const state = {
 
 let toastTimer = 0;
 
-/** Says msg in the status line at the bottom (a polite live region). */
+/**
+ * Says msg in the status line at the bottom (a polite live region) or, while
+ * a modal dialog with a status line of its own is open, in that one: the
+ * page behind a modal dialog is inert, so its live region would go unread.
+ */
 function toast(msg) {
+  const local = document.querySelector('dialog[open] .dialog-status');
+  if (local) {
+    local.textContent = msg;
+    return;
+  }
   const t = $('toast');
   t.textContent = msg;
   t.classList.add('show');
@@ -145,7 +154,10 @@ function clearFormErrors(prefix) {
   for (const c of root.querySelectorAll('[aria-invalid]')) c.removeAttribute('aria-invalid');
   const banner = $(prefix + '-error');
   if (banner) banner.hidden = true;
-  if (prefix === 'edit') $('edit-reload').hidden = true;
+  if (prefix === 'edit') {
+    $('edit-reload').hidden = true;
+    $('edit-said').textContent = '';
+  }
 }
 
 /** Shows msg under the control of field in form prefix and focuses it. */
@@ -894,12 +906,14 @@ $('create-dialog').addEventListener('close', () => {
 // ---------------------------------------------------------------------------
 // Audit trail of one token
 
-const audit = { id: null, cursor: null };
+const audit = { id: null, cursor: null, deleted: false, name: null };
 
 async function showAudit(id) {
   showPage('audit');
   audit.id = id;
   audit.cursor = null;
+  audit.deleted = false;
+  audit.name = null;
   $('audit-list').replaceChildren();
   $('audit-error').hidden = true;
   $('audit-more').hidden = true;
@@ -912,6 +926,7 @@ async function showAudit(id) {
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 404) return failed(e, 'audit-error');
     $('audit-sub').textContent = `Token ${id} is deleted; its trail stays readable.`;
+    audit.deleted = true;
   }
   await loadAudit();
 }
@@ -922,6 +937,9 @@ async function loadAudit() {
   try {
     const { data } = await api('GET', `/v1/tokens/${seg(audit.id)}/audit?${p}`);
     $('audit-list').append(...data.entries.map(auditEntry));
+    // A deleted token has no view any more: its trail still tells its last name.
+    for (const e of data.entries) if (e.changes && e.changes.name) audit.name = e.changes.name.to;
+    if (audit.deleted && audit.name) $('audit-title').textContent = `Audit trail of “${audit.name}” (deleted)`;
     audit.cursor = data.nextCursor;
     $('audit-more').hidden = !data.nextCursor;
   } catch (e) {
