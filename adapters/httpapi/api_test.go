@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -345,6 +346,18 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 	if s.lastSeq() != before || seqOf(t, r2) != seqOf(t, r1) {
 		t.Fatal("the retry appended an event")
+	}
+	// A repeated PATCH, after another change, answers the first run's
+	// X-Sequence and the token as it is now, with that token's ETag.
+	id := c1["token"].(map[string]any)["id"].(string)
+	patchKey := map[string]string{"Idempotency-Key": "7d444840-9dc0-11d1-b245-5ffdce74fad2"}
+	p1 := s.must(200, req{method: "PATCH", path: "/v1/tokens/" + id, license: a.license, body: map[string]any{"name": "first"}, headers: patchKey})
+	s.must(200, req{method: "PATCH", path: "/v1/tokens/" + id, license: a.license, body: map[string]any{"name": "second"}})
+	p2 := s.must(200, req{method: "PATCH", path: "/v1/tokens/" + id, license: a.license, body: map[string]any{"name": "first"}, headers: patchKey})
+	var view map[string]any
+	p2.json(t, &view)
+	if seqOf(t, p2) != seqOf(t, p1) || view["name"] != "second" || p2.header.Get("ETag") != fmt.Sprintf(`"%v"`, view["version"]) {
+		t.Fatalf("repeated PATCH: X-Sequence %d (first %d), ETag %s, body %s", seqOf(t, p2), seqOf(t, p1), p2.header.Get("ETag"), p2.body)
 	}
 	// The same key in another account is another command.
 	s.must(201, req{method: "POST", path: "/v1/tokens", license: b.license, body: body, headers: key})

@@ -67,10 +67,16 @@ func (s *Server) execute(ctx context.Context, cmd domain.Command) (commands.Resu
 
 // setWriteHeaders sets ETag (the aggregate's version after the write) and
 // X-Sequence (the stream sequence of its last event), which every write
-// answers with (API.md "Concurrency").
+// answers with (API.md "Concurrency"). A repeated token command answers the
+// token as it is now, so its ETag is the current version: an ETag always
+// describes the body it comes with, and a client may send it as If-Match.
 func setWriteHeaders(w http.ResponseWriter, res commands.Result) {
 	h := w.Header()
-	h.Set("ETag", etag(res.Version))
+	version := res.Version
+	if res.Repeated && res.Token.Exists() {
+		version = res.Token.Version()
+	}
+	h.Set("ETag", etag(version))
 	h.Set("X-Sequence", strconv.FormatUint(res.Sequence, 10))
 }
 
