@@ -494,7 +494,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do(chromedp.Click(chromedp.ID("f-reset")))
 	b.do(chromedp.Click(chromedp.CSS(`th[data-sort=createdAt] button`)), chromedp.Click(chromedp.CSS(`th[data-sort=createdAt] button`)))
 	expect("newest first again", "sort=-createdAt")
-	b.shot("tokens.png", false)
+	b.shot("tokens.png", true)
 
 	// --- Phone width: the rows become cards.
 	b.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))

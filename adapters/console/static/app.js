@@ -472,24 +472,31 @@ function statusBadge(status) {
   return el('span', { class: 'badge badge-' + status.toLowerCase() }, fmt.statusLabel(status));
 }
 
-/** One row of the table; at phone width each row is a card and data-label names its cells. */
+/**
+ * A cell: its content in one <div>, so that at phone width, where each row
+ * is a card, the cell is a two-column grid of its label (data-label, shown
+ * by CSS) and that div.
+ */
+function cell(cls, label, ...content) {
+  return el('td', { class: cls, dataset: { label } }, el('div', { class: 'cell-body' }, ...content));
+}
+
+/** One row of the table. */
 function tokenRow(t) {
   const modelName = t.modelName ?? (t.modelId ? state.modelNames.get(t.modelId) ?? t.modelId : null);
   return el('tr', { dataset: { id: t.id } },
-    el('td', { class: 'cell-name', dataset: { label: 'Name' } },
+    cell('cell-name', 'Name',
       el('span', { class: 'token-name' }, t.name),
       t.note ? el('span', { class: 'note' }, t.note) : null),
-    el('td', { class: 'cell-status', dataset: { label: 'Status' } },
+    cell('cell-status', 'Status',
       statusBadge(t.status),
       t.expired ? el('span', { class: 'badge badge-expired' }, 'Expired') : null),
-    el('td', { class: 'cell-expiration', dataset: { label: 'Expiration' } },
+    cell('cell-expiration', 'Expiration',
       el('time', { datetime: fmt.isoDate(t.expirationDate) }, fmt.formatDate(t.expirationDate)),
       el('span', { class: 'relative' + (t.expired ? ' is-expired' : '') }, fmt.expiresIn(t.expirationDate, t.expired))),
-    el('td', { class: 'cell-model', dataset: { label: 'Model' } },
-      modelName ?? el('span', { class: 'muted' }, 'Unassigned')),
-    el('td', { class: 'cell-hint', dataset: { label: 'Secret hint' } }, el('code', {}, t.secretHint + '…')),
-    el('td', { class: 'cell-created', dataset: { label: 'Created' } },
-      el('time', { datetime: fmt.isoDate(t.createdAt) }, fmt.formatDate(t.createdAt))),
+    cell('cell-model', 'Model', modelName ?? el('span', { class: 'muted' }, 'Unassigned')),
+    cell('cell-hint', 'Secret hint', el('code', {}, t.secretHint + '…')),
+    cell('cell-created', 'Created', el('time', { datetime: fmt.isoDate(t.createdAt) }, fmt.formatDate(t.createdAt))),
     el('td', { class: 'cell-actions' }, rowMenu(t)));
 }
 
