@@ -517,6 +517,16 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// --- Markup in a name is text: nothing parses it, nothing runs.
+	hostile := `<img src=x onerror="window.pwned=1"><b>bold</b>`
+	seed(hostile, 5*day, "", "")
+	seeded++
+	b.do(chromedp.Click(chromedp.ID("f-reset"))) // reloads the list
+	b.waitFor("the hostile name shown as text", row(hostile)+` && `+row(hostile)+`.querySelector('.token-name').childElementCount === 0`)
+	if eval[bool](b, `window.pwned === undefined && document.querySelectorAll('#tokens-body img, #tokens-body b').length === 0`) != true {
+		t.Fatal("a token's name became markup")
+	}
+
 	// --- Cancel, after a confirmation.
 	b.do(chromedp.Click(chromedp.CSS(menuButton)), chromedp.Click(chromedp.CSS(`#tokens-body tr[data-id=`+js(id)+`] [data-action=cancel]`)))
 	b.waitFor("the confirmation, focus on the safe choice", `document.getElementById('confirm-dialog').open && `+activeID+` === 'confirm-cancel' && document.getElementById('confirm-ok').textContent === 'Cancel token'`)
@@ -577,6 +587,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// The menu's Audit trail item, from the table.
 	b.do(chromedp.Click(chromedp.CSS(".back")))
+	b.waitFor("the table, loaded afresh", `!document.getElementById('page-tokens').hidden && `+listIdle)
 	mobileID := eval[string](b, row("mobile-app")+`.dataset.id`)
 	b.do(chromedp.Click(chromedp.CSS(`[data-menu-for=`+js(mobileID)+`]`)), chromedp.Click(chromedp.CSS(`#tokens-body tr[data-id=`+js(mobileID)+`] [data-action=audit]`)))
 	b.waitFor("mobile-app's trail", `document.getElementById('audit-title').textContent.includes('mobile-app') && document.querySelectorAll('#audit-list li').length === 1`)

@@ -409,9 +409,11 @@ function listQuery() {
 
 async function showTokens() {
   showPage('tokens');
+  $('tokens-table').setAttribute('aria-busy', 'true'); // the rows shown may be old until loadTokens answers
   try {
     await loadModels(); // the model filter and the dialogs offer the current models
   } catch (e) {
+    $('tokens-table').removeAttribute('aria-busy');
     return failed(e, 'tokens-error');
   }
   await loadTokens();
