@@ -33,7 +33,10 @@ const screenshotDir = "../../docs/screenshots"
 // Debian's /usr/bin/chromium or a Chromium or Chrome on PATH; "" if none.
 func findBrowser() string {
 	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
+		if p, err := exec.LookPath(p); err == nil {
+			return p
+		}
+		return ""
 	}
 	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
