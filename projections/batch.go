@@ -57,6 +57,7 @@ func (s *Store) applyTxn(envs []envelope) (int, error) {
 	if err := txn.Commit(); err != nil {
 		return 0, fmt.Errorf("commit sequences up to %d: %w", last.Seq, err)
 	}
+	s.keysWritten.Add(uint64(st.w.n))
 	s.setCheckpoint(last)
 	return st.w.n, nil
 }

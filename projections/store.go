@@ -130,7 +130,8 @@ type Store struct {
 	cpID   checkpoint
 	cpWake chan struct{} // closed and replaced whenever the checkpoint moves
 
-	keysRead atomic.Uint64
+	keysRead    atomic.Uint64
+	keysWritten atomic.Uint64
 
 	gcStop chan struct{}
 	gcDone chan struct{}
@@ -320,6 +321,13 @@ func (s *Store) WaitFor(ctx context.Context, seq uint64, timeout time.Duration) 
 // entries visited and records fetched. Tests use it to show that a list
 // page costs O(page) reads.
 func (s *Store) KeysRead() uint64 { return s.keysRead.Load() }
+
+// KeysWritten returns how many keys the projector has set or deleted in
+// this Store since Open, checkpoints included: with the events applied, it
+// gives the keys-per-event and keys-per-second figures of tokenbench and
+// the projector benchmarks. A rebuild's keys, written into another
+// directory, are not counted.
+func (s *Store) KeysWritten() uint64 { return s.keysWritten.Load() }
 
 // runGC collects the value log on a ticker until Close. Each tick rewrites
 // files while Badger finds one worth it (RunValueLogGC returns nil).
