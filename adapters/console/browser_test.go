@@ -274,6 +274,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	if n := eval[int](b, `document.cookie.length`); n != 0 {
 		t.Fatalf("the console set cookies: %d bytes", n)
 	}
+	b.do(chromedp.Reload())
+	b.waitFor("still signed in after a reload", `!document.getElementById('page-tokens').hidden && document.getElementById('account-name').textContent === 'Acme AI'`)
 
 	// --- Models: create two, see a refusal next to the field.
 	b.do(chromedp.Click(chromedp.ID("nav-models")))
