@@ -203,38 +203,39 @@ func build(ctx context.Context, dir string, js jetstream.JetStream, opts Options
 	if err != nil {
 		return stats, fmt.Errorf("stream info: %w", err)
 	}
-	db, err := badger.Open(opts.badgerOptions(dir))
-	if err != nil {
-		return stats, fmt.Errorf("open %s: %w", dir, err)
-	}
-	wb := db.NewWriteBatch()
-	ms := newMemState(wb)
+	run := &sortedRun{}
+	ms := newMemState(run)
 	err = replay(ctx, st, info.State.LastSeq, opts.Logger, func(env *envelope) error {
 		stats.events++
-		if err := applyEvent(ms, env); err != nil {
-			return fmt.Errorf("apply sequence %d: %w", env.Seq, err)
-		}
-		stats.checkpoint = checkpoint{Seq: env.Seq, EventID: env.Event.ID}
-		return nil
+		return ms.apply(env)
 	})
-	if err == nil {
-		stats.tokens = len(ms.tokens)
-		err = ms.flush(stats.checkpoint)
+	if err != nil {
+		return stats, err
 	}
-	if err == nil {
-		err = wb.Flush()
-	} else {
-		wb.Cancel()
+	stats.tokens = len(ms.tokens)
+	stats.checkpoint = ms.last
+	if err := ms.flush(); err != nil {
+		return stats, err
 	}
 	stats.keys = ms.w.n
+	return stats, writeRun(dir, opts, run)
+}
+
+// writeRun writes a run into a new Badger directory and closes it.
+func writeRun(dir string, opts Options, run *sortedRun) error {
+	db, err := badger.Open(opts.badgerOptions(dir))
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	err = run.writeTo(db)
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {
 		_ = os.RemoveAll(dir)
-		return stats, err
+		return err
 	}
-	return stats, syncDir(dir)
+	return syncDir(dir)
 }
 
 // replay delivers every message of st up to sequence last, decoded and in
@@ -318,9 +319,10 @@ func replay(ctx context.Context, st jetstream.Stream, last uint64, log *slog.Log
 
 // memState is foldState in memory, for a rebuild: tokens, accounts, models
 // and licenses are folded in maps and written once by flush; audit entries
-// and outcomes go straight to the write batch.
+// and outcomes go straight to the writer.
 type memState struct {
 	w        countingWriter
+	last     checkpoint
 	tokens   map[string]*tokenRecord
 	accounts map[string]*accountRecord
 	models   map[string]string
@@ -337,6 +339,15 @@ func newMemState(w kvWriter) *memState {
 		licenses: make(map[string]*LicenseRecord),
 		licIDs:   make(map[string]string),
 	}
+}
+
+// apply folds one envelope and moves the checkpoint.
+func (m *memState) apply(env *envelope) error {
+	if err := applyEvent(m, env); err != nil {
+		return fmt.Errorf("apply sequence %d: %w", env.Seq, err)
+	}
+	m.last = checkpoint{Seq: env.Seq, EventID: env.Event.ID}
+	return nil
 }
 
 func (m *memState) token(acct, id string) (tokenRecord, bool, error) {
@@ -396,7 +407,8 @@ func (m *memState) put(k, v []byte) error { return m.w.Set(k, v) }
 
 // flush writes the folded state, each token's record, secret entry and
 // index keys once, and the checkpoint.
-func (m *memState) flush(cp checkpoint) error {
+func (m *memState) flush() error {
+	cp := m.last
 	for _, r := range m.tokens {
 		if err := writeToken(&m.w, nil, r); err != nil {
 			return err
