@@ -26,7 +26,7 @@ const (
 	pfxAccount      = 'c' // c acct                     -> account record
 	pfxModel        = 'd' // d acct 0 model             -> model name
 	pfxLicense      = 'l' // l sha256(32)               -> license record
-	pfxLicenseID    = 'k' // k acct 0 license id        -> sha256(32)
+	pfxLicenseID    = 'k' // k acct 0 license id        -> sha256 (hex)
 
 	sep = 0x00
 )
