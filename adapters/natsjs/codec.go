@@ -58,11 +58,15 @@ func EncodeEvent(ev domain.Event) ([]byte, error) {
 // loudly instead of misreading. Unknown fields are ignored: within a version
 // the body only ever grows.
 func DecodeEvent(data []byte) (domain.Event, error) {
+	var ev domain.Event
+	if err := json.Unmarshal(data, &ev); err == nil && ev.SchemaVersion == domain.SchemaVersion {
+		return ev, nil // the common case, decoded once
+	}
 	data, err := Upcast(data)
 	if err != nil {
 		return domain.Event{}, err
 	}
-	var ev domain.Event
+	ev = domain.Event{}
 	if err := json.Unmarshal(data, &ev); err != nil {
 		return domain.Event{}, fmt.Errorf("decode event: %w", err)
 	}
