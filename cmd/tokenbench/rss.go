@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/tokend/tokend/adapters/natsjs"
+	"github.com/tokend/tokend/domain"
+	"github.com/tokend/tokend/projections"
+)
+
+const (
+	rowRSS1M        = "peak RSS of tokend serving the read model"
+	rowRSSRebuild   = "peak RSS of tokend rebuild"
+	rowChildRebuild = "tokend rebuild (child process)"
+)
+
+// rssSample is what the parent hands the child: the admin license and a
+// sample of tokens with their secrets.
+type rssSample struct {
+	Admin   string   `json:"admin"`
+	IDs     []string `json:"ids"`
+	Secrets []string `json:"secrets"`
+}
+
+// childResult is what a child prints on stdout.
+type childResult struct {
+	Seconds   float64 `json:"seconds"`
+	VmHWM     float64 `json:"vmHWMKiB"`
+	VmRSS     float64 `json:"vmRSSKiB"`
+	IdleRSS   float64 `json:"idleRSSKiB"`
+	HeapInuse uint64  `json:"heapInuse"`
+	HeapSys   uint64  `json:"heapSys"`
+	Rows      []*Row  `json:"rows"`
+}
+
+// rssPhase measures memory with a read model of rss-tokens tokens, each in
+// its own process so that nothing else this run did counts: it writes the
+// tokens' TokenIssued events into a fresh JetStream, then runs a child that
+// rebuilds the read model (`tokend rebuild`) and another that serves it as
+// `tokend serve` would, under HTTP load (introspections, reads, commands on
+// tokens not in the command cache), and reads each child's VmHWM.
+func (b *bench) rssPhase(ctx context.Context) error {
+	if b.rssTokens <= 0 {
+		return nil
+	}
+	dir := filepath.Join(b.root, "rss")
+	admin, err := domain.NewSecret(domain.LicensePrefix)
+	if err != nil {
+		return err
+	}
+	s, err := b.startJS(ctx, filepath.Join(dir, "jetstream"))
+	if err != nil {
+		return err
+	}
+	h, err := newHistory(b.rssTokens, 1, admin)
+	if err != nil {
+		s.close()
+		return err
+	}
+	if _, err := b.publishHistory(ctx, s, h, fmt.Sprintf("rss: publish %d tokens", b.rssTokens)); err != nil {
+		s.close()
+		return err
+	}
+	s.close()
+	sample := rssSample{Admin: admin}
+	for i := 0; i < b.rssTokens; i += h.secretEvery {
+		sample.IDs = append(sample.IDs, h.ids(i))
+		sample.Secrets = append(sample.Secrets, h.secrets[i])
+	}
+	data, err := json.Marshal(sample)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sample.json"), data, 0o600); err != nil {
+		return err
+	}
+	h = nil
+	runtime.GC()
+
+	group := fmt.Sprintf("%d tokens", b.rssTokens)
+	rb, err := b.spawn(ctx, "rebuild", dir)
+	if err != nil {
+		return fmt.Errorf("rebuild child: %w", err)
+	}
+	b.add(&Row{Group: group, Name: rowChildRebuild, Value: rb.Seconds, Unit: "s",
+		Note: fmt.Sprintf("%d TokenIssued events", b.rssTokens)})
+	b.add(&Row{Group: group, Name: rowRSSRebuild, Value: rb.VmHWM / 1024, Unit: "MiB",
+		Note: "VmHWM of the child process"})
+
+	sv, err := b.spawn(ctx, "serve", dir)
+	if err != nil {
+		return fmt.Errorf("serve child: %w", err)
+	}
+	b.add(&Row{Group: group, Name: rowRSS1M, Value: sv.VmHWM / 1024, Unit: "MiB",
+		Note: fmt.Sprintf("VmHWM of a child running the service under the HTTP load below; %.0f MiB after start, %.0f MiB at the end, Go heap in use %.0f MiB",
+			sv.IdleRSS/1024, sv.VmRSS/1024, float64(sv.HeapInuse)/(1<<20))})
+	for _, r := range sv.Rows {
+		r.Group = group
+		b.add(r)
+	}
+	return nil
+}
+
+// spawn runs this binary as a child measurement and decodes its result.
+func (b *bench) spawn(ctx context.Context, kind, dir string) (childResult, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return childResult{}, err
+	}
+	cmd := exec.CommandContext(ctx, exe, "-child", kind, "-child-dir", dir,
+		"-clients", strconv.Itoa(b.clients), "-reads", strconv.Itoa(b.reads), "-commands", strconv.Itoa(b.commands),
+		"-progress="+strconv.FormatBool(b.progress))
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return childResult{}, err
+	}
+	var res childResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return childResult{}, fmt.Errorf("child output: %w: %q", err, out.String())
+	}
+	return res, nil
+}
+
+// runChild is the child's side: one measurement, its result as JSON on
+// stdout.
+func (b *bench) runChild(ctx context.Context, stdout io.Writer) int {
+	var res childResult
+	var err error
+	switch b.child {
+	case "rebuild":
+		res, err = b.childRebuild(ctx)
+	case "serve":
+		res, err = b.childServe(ctx)
+	default:
+		err = fmt.Errorf("unknown child %q", b.child)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tokenbench child %s: %v\n", b.child, err)
+		return 1
+	}
+	st := procStatus()
+	res.VmHWM, res.VmRSS = st["VmHWM"], st["VmRSS"]
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	res.HeapInuse, res.HeapSys = m.HeapInuse, m.HeapSys
+	if err := json.NewEncoder(stdout).Encode(res); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// childRebuild is `tokend rebuild` on the child directory.
+func (b *bench) childRebuild(ctx context.Context) (childResult, error) {
+	dir := b.childDir
+	emb, err := natsjs.StartEmbedded(natsjs.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: filepath.Join(dir, "jetstream"), Logger: b.quiet})
+	if err != nil {
+		return childResult{}, err
+	}
+	defer emb.Shutdown()
+	nc, js, err := natsjs.Connect(emb.ClientURL(), "tokend-rebuild", b.quiet)
+	if err != nil {
+		return childResult{}, err
+	}
+	defer nc.Close()
+	start := time.Now()
+	if err := projections.Rebuild(ctx, dir, js, b.quiet); err != nil {
+		return childResult{}, err
+	}
+	return childResult{Seconds: time.Since(start).Seconds()}, nil
+}
+
+// childServe runs the service on the child directory (read model rebuilt
+// by childRebuild) and loads it over HTTP.
+func (b *bench) childServe(ctx context.Context) (childResult, error) {
+	data, err := os.ReadFile(filepath.Join(b.childDir, "sample.json"))
+	if err != nil {
+		return childResult{}, err
+	}
+	var sample rssSample
+	if err := json.Unmarshal(data, &sample); err != nil {
+		return childResult{}, err
+	}
+	s, err := b.startServiceWith(ctx, b.childDir, sample.Admin)
+	if err != nil {
+		return childResult{}, err
+	}
+	defer s.close()
+	res := childResult{IdleRSS: procStatus()["VmRSS"]}
+	n := len(sample.IDs)
+	rnd := rand.New(rand.NewPCG(3, 4))
+	perm := rnd.Perm(n)
+	bodies := make([]string, n)
+	for i, sec := range sample.Secrets {
+		bodies[i] = `{"token":"` + sec + `"}`
+	}
+	type load struct {
+		name, unit string
+		n          int
+		op         func(i int) error
+	}
+	loads := []load{
+		{rowHTTPIntro, "req/s", b.reads, func(i int) error {
+			var out []byte
+			if err := send(s.http, "POST", s.url+"/v1/introspect", "", bodies[perm[i%n]], 200, &out); err != nil {
+				return err
+			}
+			if !bytes.HasPrefix(out, []byte(`{"active":true`)) {
+				return fmt.Errorf("introspection of an active token: %s", out)
+			}
+			return nil
+		}},
+		{rowHTTPGet, "req/s", b.reads, func(i int) error {
+			return send(s.http, "GET", s.url+"/v1/tokens/"+sample.IDs[perm[(i*7)%n]], s.admin, "", 200, nil)
+		}},
+		{rowHTTPList, "req/s", b.reads / 4, func(i int) error {
+			return send(s.http, "GET", s.url+"/v1/tokens?limit=50", s.admin, "", 200, nil)
+		}},
+		// Each command renames a token the command service has not seen:
+		// a Load from the log first.
+		{rowCmdHTTP, "commands/s", min(n, b.commands), func(i int) error {
+			id := sample.IDs[perm[i%n]]
+			return send(s.http, "PATCH", s.url+"/v1/tokens/"+id, s.admin, `{"name":"renamed `+strconv.Itoa(i)+`"}`, 200, nil)
+		}},
+	}
+	for _, l := range loads {
+		m, err := b.load(l.name, l.n, b.clients, func(_, i int) error { return l.op(i) })
+		if err != nil {
+			return res, err
+		}
+		r := &Row{Name: l.name, Value: m.Rate(), Unit: l.unit, P50Ms: ms(m.P50), P99Ms: ms(m.P99)}
+		if l.name == rowCmdHTTP {
+			r.Note = "each on a token not in the command cache"
+		}
+		res.Rows = append(res.Rows, r)
+	}
+	if err := s.settle(ctx); err != nil {
+		return res, err
+	}
+	return res, nil
+}
