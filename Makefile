@@ -26,9 +26,17 @@ test-python:
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
 
-## bench: the benchmarks, each beside its raw baseline
+## bench: the benchmarks, each beside its raw baseline, then the whole service (bench-service)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+	$(MAKE) bench-service
+
+## bench-service: cmd/tokenbench, the service beside its raw baselines and a Watermill peer (docs/performance.md); BENCHFLAGS=-quick for the CI sizes
+BENCHFLAGS ?=
+BENCHJSON  ?= tokenbench.json
+.PHONY: bench-service
+bench-service:
+	$(GO) run ./cmd/tokenbench -json $(BENCHJSON) $(BENCHFLAGS)
 
 ## lint: go vet and a gofmt check
 lint:
