@@ -62,9 +62,11 @@
 // watermill#609: watermill-nats' JetStream subscriber pulls messages ahead
 // (500 by default) and JetStream's AckWait runs from delivery, so a backlog
 // waiting in the client is redelivered while still queued. Here each lane
-// pulls one message at a time (PullMaxMessages(1)) and the consumer's
-// MaxAckPending is twice the lanes, so a message waits in the client at most
-// for the command before it. watermill#671: its default consumer is
+// pulls two messages at a time (PullMaxMessages(2)) and the consumer's
+// MaxAckPending is four times the lanes, so a message waits in the client
+// at most for the two commands before it in its lane
+// (TestSlowBacklogIsNotRedelivered; with the defaults, the same test sees
+// most of the backlog delivered twice or three times). watermill#671: its default consumer is
 // created anew (and deleted) on every subscription, replaying every message
 // still in the stream; here the intake creates or updates its own durable
 // consumer by name and never deletes it, so a restart resumes after the last

@@ -55,9 +55,8 @@ func (rawMarshaler) Marshal(v any) (*message.Message, error) {
 	m.Metadata.Set(metaSubject, c.Subject)
 	m.Metadata.Set(metaSequence, strconv.FormatUint(c.Sequence, 10))
 	m.Metadata.Set(metaDelivered, strconv.FormatUint(c.Delivered, 10))
-	if len(c.Header) > 0 {
-		b, _ := json.Marshal(c.Header)
-		m.Metadata.Set(metaHeaders, string(b))
+	for k, vs := range c.Header {
+		m.Metadata.Set(metaHeader+k, strings.Join(vs, "\n"))
 	}
 	return m, nil
 }
@@ -78,9 +77,12 @@ func rawFromMessage(m *message.Message) (rawCommand, error) {
 	c := rawCommand{Subject: m.Metadata.Get(metaSubject), Body: m.Payload}
 	c.Sequence, _ = strconv.ParseUint(m.Metadata.Get(metaSequence), 10, 64)
 	c.Delivered, _ = strconv.ParseUint(m.Metadata.Get(metaDelivered), 10, 64)
-	if h := m.Metadata.Get(metaHeaders); h != "" {
-		if err := json.Unmarshal([]byte(h), &c.Header); err != nil {
-			return rawCommand{}, permanentError{fmt.Errorf("command intake: headers of %s: %w", c.Subject, err)}
+	for k, v := range m.Metadata {
+		if name, ok := strings.CutPrefix(k, metaHeader); ok {
+			if c.Header == nil {
+				c.Header = nats.Header{}
+			}
+			c.Header[name] = strings.Split(v, "\n")
 		}
 	}
 	if c.Subject == "" {

@@ -37,6 +37,7 @@ type fixture struct {
 	outcomes *natsintake.Outcomes
 	admin    string // a license of the account "default"
 	seen     *collector
+	seenSub  *nats.Subscription
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -74,6 +75,7 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.seenSub = sub
 	t.Cleanup(func() { sub.Unsubscribe() })
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)

@@ -188,8 +188,9 @@ func Start(ctx context.Context, cfg Config) (*Intake, error) {
 				AckWaitTimeout:      cfg.AckWait,
 				ResourceInitializer: boundConsumer(consumerConfig(p.HandlerName, cfg.Lanes, cfg.AckWait)),
 				NakDelay:            wmjs.NewStaticDelay(time.Second),
-				// One message at a time per lane (watermill#609).
-				ConsumeOptions: []jetstream.PullConsumeOpt{jetstream.PullMaxMessages(1)},
+				// Two messages ahead per lane at most (watermill#609);
+				// one would cost a pull request per command.
+				ConsumeOptions: []jetstream.PullConsumeOpt{jetstream.PullMaxMessages(2)},
 				// Acks are published, not confirmed: a lost ack only means
 				// a redelivery, which the remembered outcomes absorb, and
 				// a confirmed ack would cost a round trip per command.

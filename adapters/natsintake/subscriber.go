@@ -2,10 +2,10 @@ package natsintake
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,19 +20,22 @@ import (
 
 // Metadata keys under which the unmarshaler hands a NATS message's
 // particulars to the handler. Watermill metadata is a map of single
-// strings; the original headers (which may repeat) travel as one JSON value.
+// strings, so each header travels under metaHeader+name with its values
+// joined by newlines, which a NATS header value cannot contain.
 const (
 	metaSubject   = "tokend-subject"
 	metaSequence  = "tokend-stream-sequence"
 	metaDelivered = "tokend-delivered"
-	metaHeaders   = "tokend-headers"
+	metaHeader    = "tokend-header:"
 )
 
 // consumerConfig is the intake's durable consumer: every command subject,
 // from the first command the stream still holds when the consumer is first
 // created, each message acknowledged explicitly, redelivered after ackWait
 // and never given up on (the poison queue, not MaxDeliver, ends a message's
-// life). MaxAckPending bounds what the lanes hold ahead (watermill#609).
+// life). MaxAckPending bounds what the lanes hold ahead (watermill#609): two
+// pulled per lane, and as many again in flight to other instances or
+// awaiting their acknowledgement.
 func consumerConfig(name string, lanes int, ackWait time.Duration) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Name:          name,
@@ -43,7 +46,7 @@ func consumerConfig(name string, lanes int, ackWait time.Duration) jetstream.Con
 		AckWait:       ackWait,
 		MaxDeliver:    -1,
 		FilterSubject: natsjs.CommandsSubjects,
-		MaxAckPending: 2 * lanes,
+		MaxAckPending: 4 * lanes,
 		ReplayPolicy:  jetstream.ReplayInstantPolicy,
 	}
 }
@@ -91,9 +94,8 @@ func (unmarshaler) Unmarshal(m jetstream.Msg) (*message.Message, error) {
 		// One Watermill id per delivery, for the logs.
 		id = fmt.Sprintf("%d.%d", meta.Sequence.Stream, meta.NumDelivered)
 	}
-	if h := m.Headers(); len(h) > 0 {
-		b, _ := json.Marshal(h) // map[string][]string: cannot fail
-		md[metaHeaders] = string(b)
+	for k, vs := range m.Headers() {
+		md[metaHeader+k] = strings.Join(vs, "\n")
 	}
 	msg := message.NewMessage(id, m.Data())
 	msg.Metadata = md
