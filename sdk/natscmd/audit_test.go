@@ -170,7 +170,7 @@ func TestAuditConsumerKilledAndRestarted(t *testing.T) {
 // An account's consumer never sees another account's events, and an
 // account id cannot widen its subject into a wildcard.
 func TestAuditSeesOnlyItsAccount(t *testing.T) {
-	emb, nc, js := natstest.Start(t)
+	_, nc, js := natstest.Start(t)
 	acme := publishEvents(t, js, "acme", "globex", 300, 0)
 	publishEvents(t, js, "acme-2", "acme2", 50, 0) // names that share a prefix
 	c, err := natscmd.New(nc, "")
@@ -209,7 +209,6 @@ func TestAuditSeesOnlyItsAccount(t *testing.T) {
 			t.Errorf("account id %q accepted", bad)
 		}
 	}
-	_ = emb
 	// A durable of another account is not taken over.
 	if err := c.SubscribeAudit(ctx, "globex", 0, nil, natscmd.Durable("audit-acme")); err == nil {
 		t.Error("bound account acme's consumer for globex")
