@@ -106,6 +106,9 @@ type Config struct {
 	MinSequenceWait time.Duration
 	// ReadyLag is the projector lag /readyz tolerates. Zero: 5 s (API.md).
 	ReadyLag time.Duration
+	// Outcomes, when set, answers GET /v1/commands/{id} with the remembered
+	// outcomes of commands published on NATS. Nil: every command is 404.
+	Outcomes CommandOutcomes
 	// Console, when set, is the web console (console.Handler): mounted at
 	// "/" exactly and under "/console/", so that every other unknown path,
 	// /v1/... included, still answers the API's JSON 404. Nil: no console.
@@ -263,6 +266,8 @@ func (s *Server) routes() {
 	s.handle("DELETE /v1/tokens/{id}/model", s.withLicense(s.unassignModel))
 	s.handle("GET /v1/tokens/{id}/audit", s.withLicense(s.tokenAudit))
 	s.handle("GET /v1/audit", s.withLicense(s.accountAudit))
+
+	s.handle("GET /v1/commands/{id}", s.withLicense(s.getCommand))
 
 	s.handle("POST /v1/introspect", s.introspect)
 
