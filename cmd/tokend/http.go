@@ -9,13 +9,14 @@ import (
 	"github.com/tokend/tokend/adapters/commands"
 	"github.com/tokend/tokend/adapters/console"
 	"github.com/tokend/tokend/adapters/httpapi"
+	"github.com/tokend/tokend/adapters/natsintake"
 	"github.com/tokend/tokend/projections"
 )
 
 // newHTTPServer wires the HTTP API to the read model, the projector's lag,
-// the command service and the NATS connection (for /readyz), with the web
-// console at "/".
-func newHTTPServer(cfg config, logger *slog.Logger, store *projections.Store, projector *projections.Projector, svc *commands.Service, nc *nats.Conn) (*httpapi.Server, error) {
+// the command service, the NATS connection (for /readyz) and the outcomes
+// of NATS commands (for GET /v1/commands/{id}), with the web console at "/".
+func newHTTPServer(cfg config, logger *slog.Logger, store *projections.Store, projector *projections.Projector, svc *commands.Service, nc *nats.Conn, outcomes *natsintake.Outcomes) (*httpapi.Server, error) {
 	limits := &httpapi.RateLimits{} // the zero limits: off
 	if cfg.RateLimit {
 		limits = nil // API.md's defaults
@@ -29,6 +30,7 @@ func newHTTPServer(cfg config, logger *slog.Logger, store *projections.Store, pr
 		RateLimits: limits,
 		Addr:       cfg.HTTPAddr,
 		Console:    console.Handler(),
+		Outcomes:   outcomes,
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tokend/tokend/adapters/commands"
+	"github.com/tokend/tokend/adapters/natsintake"
 	"github.com/tokend/tokend/adapters/natsjs"
 	"github.com/tokend/tokend/projections"
 )
@@ -96,11 +97,35 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		logger.Info("created the default account", "adminLicense", where)
 	}
 
+	// Where the NATS intake remembers outcomes; HTTP reads them back.
+	outcomes, err := natsintake.OpenOutcomes(startCtx, js, cfg.Replicas)
+	if err != nil {
+		return err
+	}
+
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("--http %s: %w", cfg.HTTPAddr, err)
 	}
-	srv, err := newHTTPServer(cfg, logger, store, projector, svc, nc)
+	srv, err := newHTTPServer(cfg, logger, store, projector, svc, nc, outcomes)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	// The NATS intake starts once the command service can carry out what
+	// waited in TOKEN_COMMANDS, and once the read model holds every license
+	// the log had at start: a command that waited for tokend must not be
+	// refused as unauthenticated by a read model that is still catching up.
+	// It stops before the NATS connection drains.
+	if last, err := natsjs.NewEventStore(js).LastSequence(startCtx); err == nil {
+		if err := store.WaitFor(startCtx, last, 25*time.Second); err != nil {
+			logger.Warn("the read model is behind the log at start; NATS commands may be refused until it catches up", "err", err)
+		}
+	}
+	intake, err := natsintake.Start(startCtx, natsintake.Config{
+		URL: url, JS: js, Commands: svc, Licenses: store, Outcomes: outcomes,
+		Metrics: srv.Metrics(), Logger: logger,
+	})
 	if err != nil {
 		ln.Close()
 		return err
@@ -123,6 +148,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	if serr := srv.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		logger.Warn("http shutdown", "err", serr)
 	}
+	closeLogged(logger, "command intake", intake.Close)
 	stopAll()
 	if projectorRunning {
 		<-projectorDone // before the read model closes under it
