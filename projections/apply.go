@@ -2,13 +2,11 @@ package projections
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
-	"github.com/google/uuid"
 
 	"github.com/tokend/tokend/domain"
 )
@@ -23,19 +21,6 @@ type envelope struct {
 	Skip  string
 }
 
-// wireEvent is an event body as API.md writes it.
-type wireEvent struct {
-	ID            uuid.UUID        `json:"id"`
-	Type          domain.EventType `json:"type"`
-	SchemaVersion int              `json:"schemaVersion"`
-	AccountID     string           `json:"accountId"`
-	TokenID       string           `json:"tokenId"`
-	CommandID     uuid.UUID        `json:"commandId"`
-	Actor         domain.Actor     `json:"actor"`
-	At            string           `json:"at"`
-	Data          domain.EventData `json:"data"`
-}
-
 // errSchema is returned for an event written by a newer tokend: applying
 // it by guesswork would corrupt the read model, so the projector stops.
 var errSchema = errors.New("projections: event schema version unknown to this tokend")
@@ -45,10 +30,8 @@ var errSchema = errors.New("projections: event schema version unknown to this to
 // a body that is not an event at all.
 func decodeEvent(seq uint64, data []byte) (envelope, error) {
 	env := envelope{Seq: seq}
-	// The wire shape is decoded in one pass into wireEvent (domain.Event's
-	// own UnmarshalJSON decodes twice): decoding is a third of a rebuild.
 	var w wireEvent
-	if err := json.Unmarshal(data, &w); err != nil {
+	if err := unmarshalWire(data, &w); err != nil {
 		env.Skip = "undecodable body: " + err.Error()
 		return env, nil
 	}

@@ -68,7 +68,8 @@ func RebuildWith(ctx context.Context, dataDir string, js jetstream.JetStream, op
 		return fmt.Errorf("rebuild: %w", err)
 	}
 	opts.Logger.Info("read model rebuilt", "dir", dir, "events", stats.events, "tokens", stats.tokens,
-		"keys", stats.keys, "checkpoint", stats.checkpoint.Seq, "took", time.Since(start))
+		"keys", stats.keys, "checkpoint", stats.checkpoint.Seq, "took", time.Since(start),
+		"replay", stats.replay, "write", stats.write)
 	return nil
 }
 
@@ -186,6 +187,7 @@ func exists(path string) bool {
 type buildStats struct {
 	events, tokens, keys int
 	checkpoint           checkpoint
+	replay, write        time.Duration
 }
 
 // build replays the whole stream, up to its last sequence when it started,
@@ -205,6 +207,7 @@ func build(ctx context.Context, dir string, js jetstream.JetStream, opts Options
 	}
 	run := &sortedRun{}
 	ms := newMemState(run)
+	start := time.Now()
 	err = replay(ctx, st, info.State.LastSeq, opts.Logger, func(env *envelope) error {
 		stats.events++
 		return ms.apply(env)
@@ -218,7 +221,10 @@ func build(ctx context.Context, dir string, js jetstream.JetStream, opts Options
 		return stats, err
 	}
 	stats.keys = ms.w.n
-	return stats, writeRun(dir, opts, run)
+	stats.replay = time.Since(start)
+	err = writeRun(dir, opts, run)
+	stats.write = time.Since(start) - stats.replay
+	return stats, err
 }
 
 // writeRun writes a run into a new Badger directory and closes it.

@@ -2,9 +2,11 @@ package projections
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/pb"
@@ -19,7 +21,11 @@ import (
 // 200 bytes per event, kept until the end (docs/readmodel.md).
 type sortedRun struct {
 	chunks [][]byte // filled to runChunk each, never copied when more come
-	ents   []runEntry
+	// fams holds the entries of each key family (first key byte) apart:
+	// families are sorted on their own, in parallel, and one that arrived
+	// in order (an account's audit trail) is not sorted at all.
+	fams [256][]runEntry
+	n    int
 }
 
 // runChunk is the size of one arena chunk: large enough that a chunk's
@@ -27,14 +33,21 @@ type sortedRun struct {
 const runChunk = 4 << 20
 
 type runEntry struct {
+	// prefix holds the key's bytes from the family's common prefix on
+	// (zero-padded): most comparisons are decided here, in the entry
+	// array, instead of by two random reads of the arena.
+	prefix     [16]byte
 	chunk, off uint32
 	klen, vlen uint32
 	seq        uint32 // insertion order: the last write of a key wins
 }
 
 func (r *sortedRun) Set(k, v []byte) error {
-	if len(r.ents) == 1<<32-1 {
+	if r.n == 1<<32-1 {
 		return errors.New("rebuild: more than 2^32 keys")
+	}
+	if len(k) == 0 {
+		return errors.New("rebuild: empty key")
 	}
 	n := len(k) + len(v)
 	last := len(r.chunks) - 1
@@ -43,7 +56,8 @@ func (r *sortedRun) Set(k, v []byte) error {
 		last++
 	}
 	c := r.chunks[last]
-	r.ents = append(r.ents, runEntry{chunk: uint32(last), off: uint32(len(c)), klen: uint32(len(k)), vlen: uint32(len(v)), seq: uint32(len(r.ents))})
+	r.fams[k[0]] = append(r.fams[k[0]], runEntry{chunk: uint32(last), off: uint32(len(c)), klen: uint32(len(k)), vlen: uint32(len(v)), seq: uint32(r.n)})
+	r.n++
 	r.chunks[last] = append(append(c, k...), v...)
 	return nil
 }
@@ -62,15 +76,68 @@ func (r *sortedRun) value(e runEntry) []byte {
 	return r.chunks[e.chunk][s : s+e.vlen]
 }
 
+func (r *sortedRun) compare(a, b *runEntry) int {
+	if c := bytes.Compare(a.prefix[:], b.prefix[:]); c != 0 {
+		return c
+	}
+	if c := bytes.Compare(r.key(*a), r.key(*b)); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
+}
+
+// sortFamily sorts one family's entries, unless they came in order.
+func (r *sortedRun) sortFamily(ents []runEntry) {
+	first := r.key(ents[0])
+	common := len(first)
+	for i := 1; i < len(ents) && common > 0; i++ {
+		k := r.key(ents[i])
+		n := min(common, len(k))
+		j := 0
+		for j < n && k[j] == first[j] {
+			j++
+		}
+		common = j
+	}
+	sorted := true
+	for i := range ents {
+		e := &ents[i]
+		copy(e.prefix[:], r.key(*e)[common:])
+		if sorted && i > 0 && r.compare(&ents[i-1], e) > 0 {
+			sorted = false
+		}
+	}
+	if !sorted {
+		slices.SortFunc(ents, func(a, b runEntry) int { return r.compare(&a, &b) })
+	}
+}
+
+// sort sorts every family, two at a time (one per core).
+func (r *sortedRun) sort() {
+	work := make(chan []runEntry)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ents := range work {
+				r.sortFamily(ents)
+			}
+		}()
+	}
+	for _, ents := range r.fams {
+		if len(ents) > 1 {
+			work <- ents
+		}
+	}
+	close(work)
+	wg.Wait()
+}
+
 // writeTo sorts the run and streams it into db, which must be new and
 // empty (StreamWriter.Prepare drops whatever is there).
 func (r *sortedRun) writeTo(db *badger.DB) error {
-	slices.SortFunc(r.ents, func(a, b runEntry) int {
-		if c := bytes.Compare(r.key(a), r.key(b)); c != 0 {
-			return c
-		}
-		return int(int64(a.seq) - int64(b.seq))
-	})
+	r.sort()
 	sw := db.NewStreamWriter()
 	if err := sw.Prepare(); err != nil {
 		return fmt.Errorf("stream writer: %w", err)
@@ -79,18 +146,20 @@ func (r *sortedRun) writeTo(db *badger.DB) error {
 	buf := z.NewBuffer(chunk+chunk/4, "projections.rebuild")
 	defer func() { _ = buf.Release() }()
 	kv := &pb.KV{Version: 1}
-	for i, e := range r.ents {
-		if i+1 < len(r.ents) && bytes.Equal(r.key(e), r.key(r.ents[i+1])) {
-			continue // a later write of the same key follows
-		}
-		kv.Key, kv.Value = r.key(e), r.value(e)
-		badger.KVToBuffer(kv, buf)
-		if buf.LenNoPadding() >= chunk {
-			if err := sw.Write(buf); err != nil {
-				sw.Cancel()
-				return fmt.Errorf("stream write: %w", err)
+	for _, ents := range r.fams {
+		for i, e := range ents {
+			if i+1 < len(ents) && bytes.Equal(r.key(e), r.key(ents[i+1])) {
+				continue // a later write of the same key follows
 			}
-			buf.Reset()
+			kv.Key, kv.Value = r.key(e), r.value(e)
+			badger.KVToBuffer(kv, buf)
+			if buf.LenNoPadding() >= chunk {
+				if err := sw.Write(buf); err != nil {
+					sw.Cancel()
+					return fmt.Errorf("stream write: %w", err)
+				}
+				buf.Reset()
+			}
 		}
 	}
 	if err := sw.Write(buf); err != nil {
