@@ -42,6 +42,9 @@ type AuditEvent struct {
 	// version of the SDK does not know (consumers ignore unknown fields,
 	// docs/events.md "Versioning").
 	Body []byte
+	// Pending is how many of the account's events the consumer had not
+	// delivered yet when this one was: 0 means the reader has caught up.
+	Pending uint64
 }
 
 // AuditHandler handles one event. Returning an error stops SubscribeAudit,
@@ -53,8 +56,9 @@ type AuditHandler func(ctx context.Context, ev AuditEvent) error
 type AuditOption func(*auditOptions)
 
 type auditOptions struct {
-	durable string
-	restart bool
+	durable  string
+	restart  bool
+	caughtUp bool
 }
 
 // Durable names the durable consumer; the default is "audit-<accountId>".
@@ -65,6 +69,11 @@ func Durable(name string) AuditOption { return func(o *auditOptions) { o.durable
 // Restart moves an existing durable consumer to fromSequence instead of
 // resuming it where it stopped.
 func Restart() AuditOption { return func(o *auditOptions) { o.restart = true } }
+
+// StopWhenCaughtUp makes SubscribeAudit return nil once it has handled
+// every event the account had when it started (at once when there is none),
+// for a reader that works through a backlog and exits instead of following.
+func StopWhenCaughtUp() AuditOption { return func(o *auditOptions) { o.caughtUp = true } }
 
 // auditPull is how many events a consumer fetches ahead; it bounds what the
 // acknowledgement wait covers (AckWait is per event, from its delivery).
@@ -100,6 +109,15 @@ func (c *Client) SubscribeAudit(ctx context.Context, accountID string, fromSeque
 	if err != nil {
 		return err
 	}
+	if o.caughtUp {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("natscmd: audit consumer %s: %w", o.durable, err)
+		}
+		if info.NumPending == 0 && info.NumAckPending == 0 {
+			return nil
+		}
+	}
 
 	var (
 		mu      sync.Mutex
@@ -130,6 +148,9 @@ func (c *Client) SubscribeAudit(ctx context.Context, accountID string, fromSeque
 			return
 		}
 		_ = m.Ack() // AckAll: also covers any earlier acknowledgement that was lost
+		if o.caughtUp && ev.Pending == 0 {
+			stop(nil)
+		}
 	}, jetstream.PullMaxMessages(auditPull), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
 			stop(fmt.Errorf("natscmd: audit consumer %s: %w", o.durable, err))
@@ -220,5 +241,6 @@ func decodeAudit(m jetstream.Msg) (AuditEvent, error) {
 		Sequence: meta.Sequence.Stream, Subject: m.Subject(),
 		ID: b.ID, Type: b.Type, SchemaVersion: b.SchemaVersion, AccountID: b.AccountID, TokenID: b.TokenID,
 		CommandID: b.CommandID, Actor: b.Actor, At: b.At, Data: b.Data, Body: m.Data(),
+		Pending: meta.NumPending,
 	}, nil
 }

@@ -36,7 +36,7 @@ func eventMsg(account, token string, n int) *nats.Msg {
 }
 
 // publishEvents publishes n events of account (over a few tokens), with
-// as many of another account in between, in batches, and returns the
+// one of another account after every fourth, in batches, and returns the
 // stream sequences of account's events.
 func publishEvents(t *testing.T, js jetstream.JetStream, account, other string, n int, pause time.Duration) []uint64 {
 	t.Helper()
@@ -50,6 +50,9 @@ func publishEvents(t *testing.T, js jetstream.JetStream, account, other string, 
 				return nil
 			}
 			acks = append(acks, f)
+			if i%4 != 0 {
+				continue
+			}
 			if _, err := js.PublishMsgAsync(eventMsg(other, "x", i)); err != nil {
 				t.Error(err)
 				return nil
@@ -254,4 +257,32 @@ func firstDiff(a, b []uint64) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// StopWhenCaughtUp works through the backlog and returns; with none it
+// returns at once.
+func TestAuditStopWhenCaughtUp(t *testing.T) {
+	_, nc, js := natstest.Start(t)
+	c, err := natscmd.New(nc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	none := func(_ context.Context, ev natscmd.AuditEvent) error { return fmt.Errorf("event %d of an empty account", ev.Sequence) }
+	if err := c.SubscribeAudit(ctx, "acme", 0, none, natscmd.StopWhenCaughtUp()); err != nil {
+		t.Fatal(err)
+	}
+	seqs := publishEvents(t, js, "acme", "globex", 40, 0)
+	var got []uint64
+	err = c.SubscribeAudit(ctx, "acme", 0, func(_ context.Context, ev natscmd.AuditEvent) error {
+		got = append(got, ev.Sequence)
+		return nil
+	}, natscmd.StopWhenCaughtUp())
+	if err != nil || !slices.Equal(got, seqs) {
+		t.Fatalf("caught up with %d of %d events: %v", len(got), len(seqs), err)
+	}
+	if err := c.SubscribeAudit(ctx, "acme", 0, none, natscmd.StopWhenCaughtUp()); err != nil {
+		t.Fatal(err)
+	}
 }
