@@ -269,7 +269,9 @@ func TestAuditStopWhenCaughtUp(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	none := func(_ context.Context, ev natscmd.AuditEvent) error { return fmt.Errorf("event %d of an empty account", ev.Sequence) }
+	none := func(_ context.Context, ev natscmd.AuditEvent) error {
+		return fmt.Errorf("event %d of an empty account", ev.Sequence)
+	}
 	if err := c.SubscribeAudit(ctx, "acme", 0, none, natscmd.StopWhenCaughtUp()); err != nil {
 		t.Fatal(err)
 	}
