@@ -105,5 +105,6 @@ seconds, RFC 3339, or a duration before now such as 24h or 7d.`,
 	f.IntVar(&o.Limit, "limit", 0, "page size (default: the service's)")
 	f.StringVar(&o.Cursor, "cursor", "", "continue from a previous page")
 	f.BoolVar(&all, "all", false, "fetch every page")
+	cmd.AddCommand(a.auditTailCommand())
 	return cmd
 }
