@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	"github.com/tokend/tokend/adapters/commands"
+	"github.com/tokend/tokend/adapters/wire"
 	"github.com/tokend/tokend/domain"
 	"github.com/tokend/tokend/projections"
 )
@@ -35,10 +36,10 @@ type createdAccount struct {
 // license (at most MinSequenceWait), so that the license works at once on
 // this replica.
 func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, p principal) error {
-	if !p.admin() {
+	if !p.Admin() {
 		return &domain.Error{Code: domain.CodePermissionDenied, Message: "only a license of the account default may create accounts"}
 	}
-	d, err := decode(w, r, nameSpec)
+	d, err := decode(w, r, wire.NameSpec)
 	if err != nil {
 		return err
 	}
@@ -53,8 +54,8 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, p princip
 	accountID := commands.AccountIDFor(cmdID)
 	hash := domain.HashSecret(license)
 	res, err := s.execute(r.Context(), domain.Command{
-		ID: cmdID, AccountID: accountID, Actor: p.actor(),
-		Body: domain.CreateAccount{Name: d.get("name").Str, LicenseID: commands.LicenseIDFor(cmdID), LicenseSha256: hash},
+		ID: cmdID, AccountID: accountID, Actor: p.Actor(),
+		Body: domain.CreateAccount{Name: d.Get("name").Str, LicenseID: commands.LicenseIDFor(cmdID), LicenseSha256: hash},
 	})
 	if err != nil {
 		return err
@@ -128,7 +129,7 @@ func (s *Server) issueLicense(w http.ResponseWriter, r *http.Request, p principa
 	}
 	id, hash := commands.LicenseIDFor(cmdID), domain.HashSecret(license)
 	res, err := s.execute(r.Context(), domain.Command{
-		ID: cmdID, AccountID: p.AccountID, Actor: p.actor(),
+		ID: cmdID, AccountID: p.AccountID, Actor: p.Actor(),
 		Body: domain.IssueLicense{LicenseID: id, LicenseSha256: hash},
 	})
 	if err != nil {
@@ -164,7 +165,7 @@ func (s *Server) revokeLicense(w http.ResponseWriter, r *http.Request, p princip
 		return err
 	}
 	res, err := s.execute(r.Context(), domain.Command{
-		ID: cmdID, AccountID: p.AccountID, Actor: p.actor(),
+		ID: cmdID, AccountID: p.AccountID, Actor: p.Actor(),
 		Body: domain.RevokeLicense{LicenseID: id},
 	})
 	if err != nil {
@@ -180,7 +181,7 @@ func (s *Server) revokeLicense(w http.ResponseWriter, r *http.Request, p princip
 
 // registerModel is POST /v1/models {"name"}: 201 {"id","name"}.
 func (s *Server) registerModel(w http.ResponseWriter, r *http.Request, p principal) error {
-	d, err := decode(w, r, nameSpec)
+	d, err := decode(w, r, wire.NameSpec)
 	if err != nil {
 		return err
 	}
@@ -190,8 +191,8 @@ func (s *Server) registerModel(w http.ResponseWriter, r *http.Request, p princip
 	}
 	id := commands.ModelIDFor(cmdID)
 	res, err := s.execute(r.Context(), domain.Command{
-		ID: cmdID, AccountID: p.AccountID, Actor: p.actor(),
-		Body: domain.RegisterModel{ModelID: id, Name: d.get("name").Str},
+		ID: cmdID, AccountID: p.AccountID, Actor: p.Actor(),
+		Body: domain.RegisterModel{ModelID: id, Name: d.Get("name").Str},
 	})
 	if err != nil {
 		return err

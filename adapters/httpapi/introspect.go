@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tokend/tokend/adapters/auth"
+	"github.com/tokend/tokend/adapters/wire"
 	"github.com/tokend/tokend/domain"
 	"github.com/tokend/tokend/projections"
 )
@@ -48,11 +50,11 @@ func introspectedSecret(w http.ResponseWriter, r *http.Request) (string, error) 
 		return "", err
 	}
 	if kind == bodyJSON {
-		d, err := decodeBody(body, introspectSpec)
+		d, err := wire.DecodeBody(body, wire.IntrospectSpec)
 		if err != nil {
 			return "", err
 		}
-		return d.get("token").Str, nil
+		return d.Get("token").Str, nil
 	}
 	if !utf8.Valid(body) {
 		return "", domain.Invalid("body", "must be valid UTF-8")
@@ -79,7 +81,7 @@ func introspectedSecret(w http.ResponseWriter, r *http.Request) (string, error) 
 // canceled nor deleted): an inactive one is refused like a bad license, and
 // any other model is not found.
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
-	if cred, ok := bearer(r); ok && strings.HasPrefix(cred, domain.TokenSecretPrefix) {
+	if cred, ok := auth.Bearer(r.Header.Values("Authorization")); ok && strings.HasPrefix(cred, domain.TokenSecretPrefix) {
 		return s.getModelAsEndUser(w, r, cred)
 	}
 	p, err := s.authenticate(r)

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/tokend/tokend/domain"
+	"github.com/tokend/tokend/adapters/commands"
 )
 
 // LagFunc reports how far the projector is behind the event stream: in
@@ -77,7 +77,7 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // ObserveCommand counts one command of type typ with its outcome. Use
-// CommandOutcome to name the outcome the same way from every intake.
+// commands.OutcomeLabel to name the outcome the same way from every intake.
 func (m *Metrics) ObserveCommand(typ, outcome string) {
 	if m == nil {
 		return
@@ -85,27 +85,13 @@ func (m *Metrics) ObserveCommand(typ, outcome string) {
 	m.commands.WithLabelValues(typ, outcome).Inc()
 }
 
-// Command outcomes that are not errors.
+// Command outcomes that are not errors, as commands.OutcomeLabel names them
+// for every intake.
 const (
-	OutcomeAccepted  = "accepted"  // the command emitted its event
-	OutcomeUnchanged = "unchanged" // it asked for the current values: no event
-	OutcomeRepeated  = "repeated"  // a retry of a command already carried out
+	OutcomeAccepted  = commands.OutcomeAccepted  // the command emitted its event
+	OutcomeUnchanged = commands.OutcomeUnchanged // it asked for the current values: no event
+	OutcomeRepeated  = commands.OutcomeRepeated  // a retry of a command already carried out
 )
-
-// CommandOutcome names the outcome of a command for ObserveCommand: the
-// error's API code (internal for an error without one), else repeated,
-// accepted (it emitted events) or unchanged.
-func CommandOutcome(emitted int, repeated bool, err error) string {
-	switch {
-	case err != nil:
-		return string(domain.CodeOf(err))
-	case repeated:
-		return OutcomeRepeated
-	case emitted > 0:
-		return OutcomeAccepted
-	}
-	return OutcomeUnchanged
-}
 
 // observeRequest counts one answered request.
 func (m *Metrics) observeRequest(route string, code int, d time.Duration) {

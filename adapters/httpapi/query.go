@@ -2,10 +2,10 @@ package httpapi
 
 import (
 	"net/url"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tokend/tokend/adapters/wire"
 	"github.com/tokend/tokend/domain"
 )
 
@@ -94,7 +94,7 @@ func (q *query) unix(name string) (*int64, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	n, err := parseDigits(s)
+	n, err := wire.ParseDigits(s)
 	if err != nil {
 		return nil, domain.Invalid(name, "must be a whole, non-negative number of Unix seconds")
 	}
@@ -107,7 +107,7 @@ func (q *query) limit() (int, error) {
 	if err != nil || !ok {
 		return defaultLimit, err
 	}
-	n, err := parseDigits(s)
+	n, err := wire.ParseDigits(s)
 	if err != nil || n < 1 || n > maxLimit {
 		return 0, domain.Invalid("limit", "must be a whole number from 1 to %d", maxLimit)
 	}
@@ -138,20 +138,7 @@ func (q *query) done() error {
 			first = k
 		}
 	}
-	return domain.Invalid(fieldLabel(first), "unknown query parameter")
-}
-
-// parseDigits parses a non-empty string of ASCII digits that fits an int64.
-func parseDigits(s string) (int64, error) {
-	if s == "" {
-		return 0, strconv.ErrSyntax
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, strconv.ErrSyntax
-		}
-	}
-	return strconv.ParseInt(s, 10, 64)
+	return domain.Invalid(wire.FieldLabel(first), "unknown query parameter")
 }
 
 // parseListQuery parses GET /v1/tokens's query (API.md "List query").
@@ -168,7 +155,7 @@ func parseListQuery(raw string) (listParams, error) {
 	for _, s := range statuses {
 		st, err := domain.ParseStatus(s)
 		if err != nil {
-			return p, domain.Invalid("status", "must be one of ACTIVE, SUSPENDED, CANCELED (any case), got %s", quoteShort(s))
+			return p, domain.Invalid("status", "must be one of ACTIVE, SUSPENDED, CANCELED (any case), got %s", wire.QuoteShort(s))
 		}
 		p.Statuses = append(p.Statuses, st)
 	}
@@ -243,7 +230,7 @@ func parseAuditQuery(raw string, account bool) (auditParams, error) {
 		} else if ok {
 			t, found := eventType(s)
 			if !found {
-				return p, domain.Invalid("type", "must be an event type such as TokenIssued, got %s", quoteShort(s))
+				return p, domain.Invalid("type", "must be an event type such as TokenIssued, got %s", wire.QuoteShort(s))
 			}
 			p.Type = t
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/tokend/tokend/adapters/commands"
+	"github.com/tokend/tokend/adapters/wire"
 	"github.com/tokend/tokend/domain"
 	"github.com/tokend/tokend/projections"
 )
@@ -28,7 +29,7 @@ func (s *Server) tokenView(res commands.Result) projections.TokenView {
 // issueToken is POST /v1/tokens: it draws the secret, issues the token and
 // shows the secret this once (201), with the token's ETag and Location.
 func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, p principal) error {
-	d, err := decode(w, r, issueTokenSpec)
+	d, err := decode(w, r, wire.IssueTokenSpec)
 	if err != nil {
 		return err
 	}
@@ -40,11 +41,11 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, p principal)
 	if err != nil {
 		return err
 	}
-	body := issueTokenBody(d)
+	body := wire.IssueTokenBody(d)
 	body.SecretSha256 = domain.HashSecret(secret)
 	body.SecretHint = domain.Hint(secret)
 	res, err := s.execute(r.Context(), domain.Command{
-		ID: cmdID, AccountID: p.AccountID, TokenID: commands.TokenIDFor(cmdID), Actor: p.actor(), Body: body,
+		ID: cmdID, AccountID: p.AccountID, TokenID: commands.TokenIDFor(cmdID), Actor: p.Actor(), Body: body,
 	})
 	if err != nil {
 		return err
@@ -102,7 +103,7 @@ func (s *Server) tokenWrite(w http.ResponseWriter, r *http.Request, p principal,
 		return err
 	}
 	res, err := s.execute(r.Context(), domain.Command{
-		ID: cmdID, AccountID: p.AccountID, TokenID: id, Actor: p.actor(), ExpectedVersion: expected, Body: body,
+		ID: cmdID, AccountID: p.AccountID, TokenID: id, Actor: p.Actor(), ExpectedVersion: expected, Body: body,
 	})
 	if err != nil {
 		return err
@@ -123,11 +124,11 @@ func (s *Server) patchToken(w http.ResponseWriter, r *http.Request, p principal)
 	if _, err := pathID(r, true); err != nil {
 		return err
 	}
-	d, err := decode(w, r, patchTokenSpec)
+	d, err := decode(w, r, wire.PatchTokenSpec)
 	if err != nil {
 		return err
 	}
-	return s.tokenWrite(w, r, p, patchTokenBody(d))
+	return s.tokenWrite(w, r, p, wire.PatchTokenBody(d))
 }
 
 // cancelToken is POST /v1/tokens/{id}/cancel.
@@ -143,11 +144,11 @@ func (s *Server) assignModel(w http.ResponseWriter, r *http.Request, p principal
 	if _, err := pathID(r, true); err != nil {
 		return err
 	}
-	d, err := decode(w, r, assignModelSpec)
+	d, err := decode(w, r, wire.AssignModelSpec)
 	if err != nil {
 		return err
 	}
-	return s.tokenWrite(w, r, p, domain.AssignModel{ModelID: d.get("modelId").Str})
+	return s.tokenWrite(w, r, p, domain.AssignModel{ModelID: d.Get("modelId").Str})
 }
 
 // unassignModel is DELETE /v1/tokens/{id}/model.

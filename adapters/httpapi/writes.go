@@ -11,6 +11,7 @@ import (
 
 	"github.com/tokend/tokend/adapters/commands"
 	"github.com/tokend/tokend/adapters/natsjs"
+	"github.com/tokend/tokend/adapters/wire"
 	"github.com/tokend/tokend/domain"
 )
 
@@ -51,7 +52,7 @@ func ifMatch(r *http.Request) (*int64, error) {
 		return nil, nil
 	}
 	if len(vs) == 1 && len(v) >= 3 && v[0] == '"' && v[len(v)-1] == '"' {
-		if n, err := parseDigits(v[1 : len(v)-1]); err == nil {
+		if n, err := wire.ParseDigits(v[1 : len(v)-1]); err == nil {
 			return &n, nil
 		}
 	}
@@ -61,7 +62,7 @@ func ifMatch(r *http.Request) (*int64, error) {
 // execute carries out cmd and counts it by type and outcome.
 func (s *Server) execute(ctx context.Context, cmd domain.Command) (commands.Result, error) {
 	res, err := s.cmds.Execute(ctx, cmd)
-	s.metrics.ObserveCommand(string(cmd.Type()), CommandOutcome(len(res.Emitted), res.Repeated, err))
+	s.metrics.ObserveCommand(string(cmd.Type()), commands.OutcomeLabel(res, err))
 	return res, err
 }
 
@@ -90,7 +91,7 @@ func (s *Server) awaitSequence(r *http.Request) error {
 	if v == "" {
 		return nil
 	}
-	n, err := parseDigits(strings.TrimSpace(v))
+	n, err := wire.ParseDigits(strings.TrimSpace(v))
 	if err != nil {
 		return domain.Invalid("X-Min-Sequence", "must be a stream sequence: a whole, non-negative number")
 	}
@@ -132,12 +133,12 @@ func pathID(r *http.Request, token bool) (string, error) {
 }
 
 // decode reads and decodes the request body against spec.
-func decode(w http.ResponseWriter, r *http.Request, spec bodySpec) (decodedBody, error) {
+func decode(w http.ResponseWriter, r *http.Request, spec wire.BodySpec) (wire.Body, error) {
 	body, _, err := readBody(w, r, needJSON)
 	if err != nil {
 		return nil, err
 	}
-	return decodeBody(body, spec)
+	return wire.DecodeBody(body, spec)
 }
 
 // noBody checks that a bodiless write got no body, or only {}.
@@ -146,6 +147,6 @@ func noBody(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || kind == bodyEmpty {
 		return err
 	}
-	_, err = decodeBody(body, emptySpec)
+	_, err = wire.DecodeBody(body, wire.EmptySpec)
 	return err
 }

@@ -1,4 +1,4 @@
-package httpapi
+package wire
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"github.com/tokend/tokend/domain"
 )
 
-var fuzzSpecs = []bodySpec{issueTokenSpec, patchTokenSpec, nameSpec, assignModelSpec, introspectSpec, emptySpec}
+var fuzzSpecs = []BodySpec{IssueTokenSpec, PatchTokenSpec, NameSpec, AssignModelSpec, IntrospectSpec, EmptySpec, renameTokenSpec, changeNoteSpec, changeExpirationSpec, envelopeSpec}
 
 // FuzzDecodeBody: decoding never panics, and every body it accepts keeps the
 // rules: valid UTF-8, exactly one JSON object, only known fields, each once,
@@ -27,12 +27,14 @@ func FuzzDecodeBody(f *testing.F) {
 		`{"name":"a\ud800"}`, `{"name":"a\\ud800"}`, `{"name":"\u0085"}`,
 		`{"modelId":"m"} `, `{} {}`, `[]`, `null`, ``, `{"token":"tkn_x"}`,
 		`{"name":"a","name":"b"}`, "{\"name\":\"\xff\"}", `{"a":{"b":[1,2,{"c":null}]}}`,
+		`{"commandId":"3b241101-e2bb-4255-8caf-4136c566a962","tokenId":"t","expectedVersion":3,"data":{"name":"a"}}`,
+		`{"commandId":"3B241101-E2BB-4255-8CAF-4136C566A962","data":{},"expectedVersion":1.0}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, spec := range fuzzSpecs {
-			d, err := decodeBody(body, spec)
+			d, err := DecodeBody(body, spec)
 			if err != nil {
 				var de *domain.Error
 				if !asDomainError(err, &de) || de.Code != domain.CodeInvalidArgument || de.Field == "" && !strings.Contains(de.Message, ": ") {
@@ -52,7 +54,7 @@ func asDomainError(err error, de **domain.Error) bool {
 }
 
 // checkAccepted asserts the rules on a body decodeBody accepted.
-func checkAccepted(t *testing.T, body []byte, spec bodySpec, d decodedBody) {
+func checkAccepted(t *testing.T, body []byte, spec BodySpec, d Body) {
 	t.Helper()
 	if !utf8.Valid(body) || !json.Valid(body) {
 		t.Fatalf("accepted a body that is not valid UTF-8 JSON: %q", body)
@@ -67,9 +69,9 @@ func checkAccepted(t *testing.T, body []byte, spec bodySpec, d decodedBody) {
 	if len(raw) != len(d) || len(d) != countKeys(t, body) {
 		t.Fatalf("accepted %q with duplicate or dropped fields: %d keys, %d decoded", body, countKeys(t, body), len(d))
 	}
-	for name, rule := range spec.fields {
+	for name, rule := range spec.Fields {
 		f, present := d[name]
-		if rule.required && !present {
+		if rule.Required && !present {
 			t.Fatalf("accepted %q without required %s", body, name)
 		}
 		if !present {
@@ -77,33 +79,47 @@ func checkAccepted(t *testing.T, body []byte, spec bodySpec, d decodedBody) {
 		}
 		v := raw[name]
 		if f.Null {
-			if !rule.nullable || string(v) != "null" {
+			if !rule.Nullable || string(v) != "null" {
 				t.Fatalf("accepted null %s in %q", name, body)
 			}
 			continue
 		}
-		switch rule.kind {
-		case kindExpiration:
+		switch rule.Kind {
+		case KindExpiration:
 			if f.Num < 0 || bytes.ContainsAny(v, ".eE-") {
 				t.Fatalf("accepted expirationDate %s (%d)", v, f.Num)
 			}
 			continue
-		case kindName:
+		case KindName:
 			if _, err := domain.ParseName(name, f.Str); err != nil {
 				t.Fatalf("accepted name %q: %v", f.Str, err)
 			}
-		case kindNote:
+		case KindNote:
 			if _, err := domain.ParseNote(f.Str); err != nil {
 				t.Fatalf("accepted note %q: %v", f.Str, err)
 			}
-		case kindStatus:
+		case KindStatus:
 			if _, err := domain.ParseStatus(f.Str); err != nil {
 				t.Fatalf("accepted status %q: %v", f.Str, err)
 			}
 			continue // canonicalised
-		case kindModelID:
+		case KindModelID:
 			if f.Str == "" {
 				t.Fatalf("accepted an empty modelId in %q", body)
+			}
+		case KindVersion:
+			if f.Num < 0 || bytes.ContainsAny(v, ".eE-\"") {
+				t.Fatalf("accepted version %s (%d)", v, f.Num)
+			}
+			continue
+		case KindObject:
+			if v[0] != '{' || string(f.Raw) != string(v) {
+				t.Fatalf("accepted %s as an object (%s)", v, f.Raw)
+			}
+			continue
+		case KindUUID:
+			if len(f.Str) != 36 {
+				t.Fatalf("accepted UUID %q", f.Str)
 			}
 		}
 		var s string
@@ -115,7 +131,7 @@ func checkAccepted(t *testing.T, body []byte, spec bodySpec, d decodedBody) {
 		}
 	}
 	for k := range raw {
-		if _, ok := spec.fields[k]; !ok {
+		if _, ok := spec.Fields[k]; !ok {
 			t.Fatalf("accepted unknown field %q", k)
 		}
 	}
@@ -143,60 +159,36 @@ func countKeys(t *testing.T, body []byte) int {
 
 // TestDecodeBody pins the decoder's answers for the forms API.md names.
 func TestDecodeBody(t *testing.T) {
-	ok := func(body string, spec bodySpec) decodedBody {
+	ok := func(body string, spec BodySpec) Body {
 		t.Helper()
-		d, err := decodeBody([]byte(body), spec)
+		d, err := DecodeBody([]byte(body), spec)
 		if err != nil {
 			t.Fatalf("%s: %v", body, err)
 		}
 		return d
 	}
-	d := ok(`{"name":"a","expirationDate":"001900000000","note":null,"modelId":null}`, issueTokenSpec)
-	if d.get("expirationDate").Num != 1900000000 || !d.get("note").Null || !d.get("modelId").Null {
+	d := ok(`{"name":"a","expirationDate":"001900000000","note":null,"modelId":null}`, IssueTokenSpec)
+	if d.Get("expirationDate").Num != 1900000000 || !d.Get("note").Null || !d.Get("modelId").Null {
 		t.Fatalf("decoded %+v", d)
 	}
-	d = ok(" \n{\"status\":\"Cancelled\",\"name\":\"x\\ud83d\\ude00\"}\n ", patchTokenSpec)
-	if d.get("status").Str != "CANCELED" || d.get("name").Str != "x😀" {
+	d = ok(" \n{\"status\":\"Cancelled\",\"name\":\"x\\ud83d\\ude00\"}\n ", PatchTokenSpec)
+	if d.Get("status").Str != "CANCELED" || d.Get("name").Str != "x😀" {
 		t.Fatalf("decoded %+v", d)
 	}
-	u := patchTokenBody(ok(`{"modelId":null,"note":null}`, patchTokenSpec))
+	u := PatchTokenBody(ok(`{"modelId":null,"note":null}`, PatchTokenSpec))
 	if !u.ModelID.Set || u.ModelID.Value != nil || !u.Note.Set || u.Note.Value != "" || u.Name.Set {
 		t.Fatalf("patch = %+v", u)
 	}
-	ok(`{}`, emptySpec)
+	ok(`{}`, EmptySpec)
 	for _, body := range []string{`{"a":1}`, `{}x`, `[{}]`} {
-		if _, err := decodeBody([]byte(body), emptySpec); err == nil {
+		if _, err := DecodeBody([]byte(body), EmptySpec); err == nil {
 			t.Fatalf("%s accepted by the empty spec", body)
 		}
 	}
 	// Field labels of hostile keys are quoted and short.
-	_, err := decodeBody([]byte(`{"`+strings.Repeat("\\n", 200)+`":1}`), emptySpec)
+	_, err := DecodeBody([]byte(`{"`+strings.Repeat("\\n", 200)+`":1}`), EmptySpec)
 	if err == nil || len(err.Error()) > 200 || strings.ContainsRune(err.Error(), '\n') {
 		t.Fatalf("hostile key: %v", err)
 	}
 }
 
-// TestParseListQuery pins the list query's forms.
-func TestParseListQuery(t *testing.T) {
-	p, err := parseListQuery("status=active&status=CANCELLED&assigned=false&q=Bob&expiresBefore=10&expiresAfter=1&sort=-name&limit=1000&cursor=abc&modelId=m")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(p.Statuses) != 2 || p.Statuses[1] != domain.StatusCanceled || *p.Assigned || p.Q != "Bob" ||
-		*p.ExpiresBefore != 10 || *p.ExpiresAfter != 1 || p.Sort != "-name" || p.Limit != 1000 || p.Cursor != "abc" || p.ModelID != "m" {
-		t.Fatalf("parsed %+v", p)
-	}
-	p, err = parseListQuery("")
-	if err != nil || p.Sort != "-createdAt" || p.Limit != 50 || p.Statuses != nil {
-		t.Fatalf("defaults %+v %v", p, err)
-	}
-	for _, q := range []string{"limit=01x", "limit=+5", "limit= 5", "expiresAfter=1e3", "assigned=TRUE", "q=%ff", "x=1", "status=%", "limit=1;sort=name"} {
-		if _, err := parseListQuery(q); domain.CodeOf(err) != domain.CodeInvalidArgument {
-			t.Errorf("%s: %v", q, err)
-		}
-	}
-	a, err := parseAuditQuery("since=1&until=1&type=tokenissued&limit=5", true)
-	if err != nil || *a.Since != 1 || a.Type != domain.TokenIssued || a.Limit != 5 {
-		t.Fatalf("audit %+v %v", a, err)
-	}
-}
