@@ -108,48 +108,20 @@ func UpdateToken(tokenID string, u sdk.UpdateTokenRequest) Command {
 
 // Status of an outcome.
 const (
-	StatusAccepted = "accepted"
-	StatusRejected = "rejected"
+	StatusAccepted = sdk.OutcomeAccepted
+	StatusRejected = sdk.OutcomeRejected
 )
 
-// Outcome is what a command did (API.md): published on
-// tokens.outcomes.<commandId>, and kept by the service for GET
-// /v1/commands/{id} (without the secret).
+// Outcome is what a command did (API.md), as published on
+// tokens.outcomes.<commandId>: the sdk.CommandOutcome that GET
+// /v1/commands/{id} answers later, plus the secret of a new token. Its Err
+// method returns the refusal of a rejected command as an *sdk.Error.
 type Outcome struct {
-	CommandID string `json:"commandId"`
-	// Status is StatusAccepted or StatusRejected.
-	Status string `json:"status"`
-	// TokenID is the token the command was about ("" when the service
-	// refused the command before it knew).
-	TokenID string `json:"tokenId"`
-	// Version is the token's version after the command, the value
-	// ExpectedVersion takes; Sequence the stream sequence of its last
-	// event, the value sdk.MinSequence takes to read the command's effect
-	// over HTTP. Both are 0 for a rejected command.
-	Version  int64  `json:"version"`
-	Sequence uint64 `json:"sequence"`
+	sdk.CommandOutcome
 	// Secret is the new token's secret: only for an accepted IssueToken's
 	// first run, and only here. A retried IssueToken whose first outcome was
 	// lost is accepted without it (the service keeps only its hash).
 	Secret string `json:"secret,omitempty"`
-	// Error is why a rejected command was refused.
-	Error *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error,omitempty"`
-}
-
-// Err returns nil for an accepted command, else the refusal as an
-// *sdk.Error (Status 0: it did not come over HTTP).
-func (o Outcome) Err() error {
-	if o.Status == StatusAccepted {
-		return nil
-	}
-	e := &sdk.Error{Code: sdk.CodeInternal, Message: "the command was rejected without a reason"}
-	if o.Error != nil {
-		e.Code, e.Message = o.Error.Code, o.Error.Message
-	}
-	return e
 }
 
 // Client publishes commands and consumes audit events for one license. It
