@@ -359,6 +359,7 @@ func BenchmarkRebuild(b *testing.B) {
 	b.Logf("published %d events over %d tokens in %v", events, events/perTok, time.Since(start))
 	runtime.GC()
 	cpu0 := cpuTime()
+	peak := watchHeap()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := Rebuild(context.Background(), b.TempDir(), js, benchLog()); err != nil {
@@ -366,6 +367,7 @@ func BenchmarkRebuild(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	b.ReportMetric(float64(peak()>>20), "peak-heap-MiB")
 	// CPU time of the whole process (the embedded server's delivery
 	// included): on a shared machine it says more than the wall clock.
 	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
@@ -387,4 +389,28 @@ func benchLog() *slog.Logger {
 		return quiet
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+}
+
+// watchHeap samples the Go heap (allocated, garbage included) every 50
+// ms until the returned function is called, which reports the peak.
+func watchHeap() func() uint64 {
+	stop := make(chan struct{})
+	done := make(chan uint64)
+	go func() {
+		var peak uint64
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapAlloc)
+			select {
+			case <-stop:
+				done <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 { close(stop); return <-done }
 }

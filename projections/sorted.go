@@ -155,7 +155,7 @@ func (r *sortedRun) writeTo(db *badger.DB) error {
 	if err := sw.Prepare(); err != nil {
 		return fmt.Errorf("stream writer: %w", err)
 	}
-	const chunk = 32 << 20
+	const chunk = 8 << 20
 	buf := z.NewBuffer(chunk+chunk/4, "projections.rebuild")
 	defer func() { _ = buf.Release() }()
 	kv := &pb.KV{Version: 1}
