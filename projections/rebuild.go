@@ -456,4 +456,3 @@ func (m *memState) flush() error {
 	}
 	return m.w.Set(keyCheckpoint, encodeCheckpoint(cp))
 }
-
