@@ -58,3 +58,31 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+.PHONY: test-cluster fuzz-ci vulncheck
+
+## test-cluster: the fault tests (build tag "cluster"): three nats-server nodes and two tokend replicas as subprocesses, SIGKILL/SIGSTOP under load; about 4 minutes
+test-cluster:
+	$(GO) test -tags cluster -count=1 -v -timeout 12m ./deploy/clustertest
+
+## fuzz-ci: each fuzz target below for FUZZ_CI_TIME, one after the other (CI's bounded fuzzing)
+FUZZ_CI_TIME     ?= 5s
+FUZZ_CI_PARALLEL ?= 1
+FUZZ_CI_TARGETS = \
+	./domain:FuzzCheckSecret \
+	./domain:FuzzParseName \
+	./adapters/httpapi:FuzzDecodeBody \
+	./projections:FuzzCursor
+fuzz-ci:
+	@set -e; for t in $(FUZZ_CI_TARGETS); do \
+	  pkg=$${t%%:*}; f=$${t##*:}; \
+	  echo "fuzz $$pkg $$f for $(FUZZ_CI_TIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZ_CI_TIME) -parallel $(FUZZ_CI_PARALLEL) $$pkg; \
+	done
+
+## vulncheck: govulncheck (go install'ed from the module proxy) over every package; needs its database at GOVULNDB
+GOVULNCHECK_VERSION ?= latest
+GOVULNDB            ?= https://vuln.go.dev
+vulncheck:
+	$(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+	"$$($(GO) env GOPATH)/bin/govulncheck" -db $(GOVULNDB) ./...

@@ -65,7 +65,7 @@ ports_free() {
 # wait_ready NAME URL: until URL/readyz answers 200, while NAME runs.
 wait_ready() {
 	local name=$1 url=$2
-	for _ in $(seq 360); do
+	for _ in $(seq 180); do
 		if ! alive "$name"; then
 			say "$name exited; the end of its log:" >&2
 			tail -n 20 "$DIR/log/tokend-$name.log" >&2
@@ -104,21 +104,35 @@ start_node() {
 	say "nats $n started (pid $!, log $DIR/log/$n.log)"
 }
 
-start_replica() {
+# launch_replica NAME: start tokend NAME in the background, its pid in pid/.
+launch_replica() {
 	local r=$1
+	TOKEND_ADMIN_LICENSE=$(<"$DIR/admin.license") nohup "$BIN/tokend" serve \
+		--nats-url "$NATS_URLS" --replicas 3 \
+		--data-dir "$DIR/tokend/$r" --http "${HTTP[$r]}" \
+		>>"$DIR/log/tokend-$r.log" 2>&1 </dev/null &
+	echo $! >"$DIR/pid/$r.pid"
+}
+
+start_replica() {
+	local r=$1 try
 	if alive "$r"; then
 		say "tokend $r already running (pid $(<"$DIR/pid/$r.pid"))"
 		return
 	fi
 	ports_free "$r"
 	mkdir -p "$DIR/tokend/$r"
-	TOKEND_ADMIN_LICENSE=$(<"$DIR/admin.license") nohup "$BIN/tokend" serve \
-		--nats-url "$NATS_URLS" --replicas 3 \
-		--data-dir "$DIR/tokend/$r" --http "${HTTP[$r]}" \
-		>>"$DIR/log/tokend-$r.log" 2>&1 </dev/null &
-	echo $! >"$DIR/pid/$r.pid"
-	say "tokend $r started (pid $!, http://${HTTP[$r]}, log $DIR/log/tokend-$r.log)"
-	wait_ready "$r" "http://${HTTP[$r]}"
+	# Like systemd's Restart=on-failure: a tokend that gives up while the
+	# cluster is still settling (streams just created, leaders being
+	# elected) is started again, three times at most.
+	for try in 1 2 3; do
+		launch_replica "$r"
+		say "tokend $r started (pid $(<"$DIR/pid/$r.pid"), http://${HTTP[$r]}, log $DIR/log/tokend-$r.log)"
+		wait_ready "$r" "http://${HTTP[$r]}" && return 0
+		alive "$r" && return 1 # running but not ready: starting it again would not help
+		[[ $try -lt 3 ]] && say "starting tokend $r again in 1 s" && sleep 1
+	done
+	return 1
 }
 
 up() {
