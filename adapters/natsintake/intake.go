@@ -200,7 +200,7 @@ func Start(ctx context.Context, cfg Config) (*Intake, error) {
 			if err != nil {
 				return nil, err
 			}
-			return newLanes(sub, cfg.Lanes, cfg.CloseTimeout, wlog), nil
+			return newLanes(sub, conn, cfg.Lanes, cfg.CloseTimeout, wlog), nil
 		},
 		Marshaler: rawMarshaler{},
 		Logger:    wlog,

@@ -107,16 +107,23 @@ func (unmarshaler) Unmarshal(m jetstream.Msg) (*message.Message, error) {
 // subscriptions on one durable consumer, each handing over its next message
 // once the previous one is acknowledged, so n commands run at once.
 //
-// It also makes closing gentle. The router cancels its context the moment
-// it starts closing, and watermill-nats drops the acknowledgement of a
-// message whose context has ended, so every command in flight at shutdown
-// would be carried out and then delivered again after AckWait. The inner
-// subscriptions therefore get a context that is never cancelled; Close (or
-// the router's context ending) first stops handing out messages, nacks any
-// that were fetched but not handed out, waits up to grace for the ones in
-// flight to be acknowledged, and only then closes the inner subscriber.
+// It also makes closing gentle and safe. The router cancels its context the
+// moment it starts closing, and watermill-nats drops the acknowledgement of
+// a message whose context has ended, so every command in flight at shutdown
+// would be carried out and then delivered again after AckWait: the inner
+// subscriptions therefore get a context that is never cancelled. And
+// watermill-nats' subscriber closes each subscription's output channel
+// while the subscription's callback may still be sending on it (a data race,
+// and a "send on closed channel" panic when the two meet), so the
+// subscriber must only be closed once no callback can run. Close (or the
+// router's context ending) therefore stops handing out messages and nacks
+// the ones that arrive, waits up to grace for those in flight to be
+// acknowledged, drains the intake's own connection (no message arrives any
+// more, and the callbacks of those already received run to their end), and
+// only then closes the inner subscriber.
 type lanes struct {
 	inner message.Subscriber
+	conn  *nats.Conn // the inner subscriber's, drained before it closes
 	n     int
 	grace time.Duration
 	log   watermill.LoggerAdapter
@@ -127,8 +134,8 @@ type lanes struct {
 	inflight  sync.WaitGroup
 }
 
-func newLanes(inner message.Subscriber, n int, grace time.Duration, log watermill.LoggerAdapter) *lanes {
-	return &lanes{inner: inner, n: n, grace: grace, log: log, closing: make(chan struct{})}
+func newLanes(inner message.Subscriber, conn *nats.Conn, n int, grace time.Duration, log watermill.LoggerAdapter) *lanes {
+	return &lanes{inner: inner, conn: conn, n: n, grace: grace, log: log, closing: make(chan struct{})}
 }
 
 // Subscribe opens n inner subscriptions to topic and returns their merged
@@ -188,11 +195,12 @@ func (l *lanes) forward(in <-chan *message.Message, out chan<- *message.Message)
 }
 
 // Close stops handing out messages, waits up to the grace period for those
-// in flight, and closes the inner subscriber (which drains its connection).
-// It is idempotent.
+// in flight, drains the connection and closes the inner subscriber. It is
+// idempotent.
 func (l *lanes) Close() error {
 	l.closeOnce.Do(func() {
 		close(l.closing)
+		deadline := time.Now().Add(l.grace)
 		done := make(chan struct{})
 		go func() {
 			l.inflight.Wait()
@@ -203,7 +211,16 @@ func (l *lanes) Close() error {
 		case <-time.After(l.grace):
 			l.log.Error("command intake: commands still in flight at shutdown; they will be redelivered", nil, nil)
 		}
-		l.closeErr = l.inner.Close()
+		if err := l.conn.Drain(); err == nil {
+			for !l.conn.IsClosed() && time.Now().Before(deadline.Add(l.grace)) {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		// The inner subscriber drains the connection too, which is closed
+		// by now: that is no error.
+		if err := l.inner.Close(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrConnectionDraining) {
+			l.closeErr = err
+		}
 	})
 	return l.closeErr
 }
