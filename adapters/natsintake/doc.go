@@ -72,4 +72,14 @@
 // consumer by name and never deletes it, so a restart resumes after the last
 // acknowledged command. Even a replay (an operator deleting the consumer)
 // would only republish remembered outcomes.
+//
+// Two more, found here in watermill-nats v2.1.3's JetStream subscriber: its
+// unmarshaler refuses a message with a repeated header and the subscriber
+// then dereferences the nil message it got (any publisher could crash
+// tokend with two Authorization headers), so the intake has its own
+// unmarshaler, which never fails; and closing the subscriber closes each
+// output channel while a callback may still be sending on it (a data race
+// under -race, a "send on closed channel" panic when the two meet), so the
+// intake drains its own connection before it lets the subscriber close
+// (lanes.Close, TestCloseMidBacklog).
 package natsintake
