@@ -191,4 +191,3 @@ func TestDecodeBody(t *testing.T) {
 		t.Fatalf("hostile key: %v", err)
 	}
 }
-
