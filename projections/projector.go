@@ -72,7 +72,7 @@ func (p *Projector) Lag() (sequences uint64, age time.Duration) {
 		sequences = last - cp
 	}
 	if ts := p.pendingTS.Load(); ts != 0 && sequences > 0 {
-		age = max(0, p.s.now().Sub(time.Unix(0, ts)))
+		age = max(0, time.Since(time.Unix(0, ts))) // the real clock: JetStream's timestamps are real
 	}
 	return sequences, age
 }

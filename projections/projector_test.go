@@ -478,3 +478,37 @@ func lastEventID(t testing.TB, js jetstream.JetStream) uuid.UUID {
 	}
 	return env.Event.ID
 }
+
+// TestLag reports the sequences and the age of what the projector has not
+// applied yet, and zero once it has caught up.
+func TestLag(t *testing.T) {
+	_, js := startJS(t)
+	s := openStore(t, filepath.Join(t.TempDir(), ReadModelDir), baseTime)
+	w := newWorld(t, "acme", publishSink(t, js))
+	w.createAccount("Acme")
+	for i := 0; i < 20; i++ {
+		w.issue(fmt.Sprintf("t%02d", i), "x", 10, "", "")
+	}
+	p := NewProjector(s, js, quiet)
+	p.batchLimit = 1
+	hold, held := make(chan struct{}), make(chan struct{}, 1)
+	p.afterCommit = func(seq uint64) error {
+		if seq == 3 {
+			held <- struct{}{}
+			<-hold
+		}
+		return nil
+	}
+	runProjector(t, p)
+	<-held
+	time.Sleep(20 * time.Millisecond)
+	seqs, age := p.Lag()
+	if seqs != w.lastSeq-3 || age <= 0 {
+		t.Errorf("Lag while held at 3 = %d, %v; want %d and an age", seqs, age, w.lastSeq-3)
+	}
+	close(hold)
+	waitFor(t, s, w.lastSeq)
+	if seqs, age := p.Lag(); seqs != 0 || age != 0 {
+		t.Errorf("Lag when caught up = %d, %v", seqs, age)
+	}
+}
