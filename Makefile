@@ -71,7 +71,8 @@ FUZZ_CI_PARALLEL ?= 1
 FUZZ_CI_TARGETS = \
 	./domain:FuzzCheckSecret \
 	./domain:FuzzParseName \
-	./adapters/httpapi:FuzzDecodeBody \
+	./adapters/wire:FuzzDecodeBody \
+	./adapters/wire:FuzzNATSCommand \
 	./projections:FuzzCursor
 fuzz-ci:
 	@set -e; for t in $(FUZZ_CI_TARGETS); do \
