@@ -2,6 +2,7 @@ package natsintake_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,6 +107,15 @@ func TestCommandPublishedTwiceRunsOnce(t *testing.T) {
 	}
 	if n := len(f.tokenEvents(domain.DefaultAccountID, first.TokenID)); n != 1 {
 		t.Fatalf("%d events for one IssueToken published three times", n)
+	}
+	// The remembered outcome has no secret; nothing stored has.
+	kv, err := f.js.KeyValue(ctxT(t), natsintake.OutcomesBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := kv.Get(ctxT(t), c.CommandID)
+	if err != nil || strings.Contains(string(entry.Value()), first.Secret) || strings.Contains(string(entry.Value()), "tkn_") {
+		t.Fatalf("remembered outcome %s (%v) holds the secret", entry.Value(), err)
 	}
 
 	// A refusal is remembered too.

@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
+	"github.com/tokend/tokend/adapters/natsjs/natstest"
 	"github.com/tokend/tokend/sdk"
 	"github.com/tokend/tokend/sdk/natscmd"
 )
@@ -55,6 +59,55 @@ func TestServeCarriesOutNATSCommands(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(metrics), `tokend_commands_total{outcome="accepted",type="IssueToken"} 1`) {
 		t.Errorf("the NATS command is not counted in /metrics")
+	}
+	p.stop()
+}
+
+// With --nats-url, commands published while tokend is stopped wait in
+// TOKEN_COMMANDS and are carried out when it starts again.
+func TestServeCarriesOutCommandsPublishedWhileStopped(t *testing.T) {
+	_, nc, js := natstest.Start(t)
+	p := newProcess(t)
+	env := "TOKEND_NATS_URL=" + nc.ConnectedUrl()
+	p.start(env)
+	license := p.license()
+	p.stop()
+
+	outcomes := make(chan *nats.Msg, 16)
+	sub, err := nc.ChanSubscribe("tokens.outcomes.>", outcomes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	ids := map[string]bool{}
+	for i := range 3 {
+		id := uuid.NewString()
+		ids[id] = true
+		body := fmt.Sprintf(`{"commandId":%q,"data":{"name":"while stopped %d","expirationDate":%d}}`, id, i, time.Now().Add(time.Hour).Unix())
+		msg := &nats.Msg{Subject: "tokens.commands.IssueToken", Data: []byte(body),
+			Header: nats.Header{"Nats-Msg-Id": {id}, "Authorization": {"Bearer " + license}}}
+		if _, err := js.PublishMsg(context.Background(), msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case m := <-outcomes:
+		t.Fatalf("an outcome with tokend stopped: %s", m.Data)
+	case <-time.After(200 * time.Millisecond):
+	}
+
+	p.start(env)
+	for range ids {
+		select {
+		case m := <-outcomes:
+			var o natscmd.Outcome
+			if err := json.Unmarshal(m.Data, &o); err != nil || !ids[o.CommandID] || o.Status != "accepted" || o.Secret == "" {
+				t.Fatalf("outcome %s (%v)", m.Data, err)
+			}
+			delete(ids, o.CommandID)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%d commands not carried out after the start", len(ids))
+		}
 	}
 	p.stop()
 }
