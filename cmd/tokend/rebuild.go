@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tokend/tokend/adapters/natsjs"
 	"github.com/tokend/tokend/projections"
 )
 
@@ -42,24 +41,11 @@ func rebuild(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err := live.Close(); err != nil {
 		return err
 	}
-	url := cfg.NATSURL
-	if url == "" {
-		emb, err := natsjs.StartEmbedded(natsjs.EmbeddedConfig{
-			Listen:   cfg.NATSListen,
-			StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
-			Sync:     cfg.Sync,
-		})
-		if err != nil {
-			return fmt.Errorf("embedded JetStream: %w", err)
-		}
-		defer emb.Shutdown()
-		url = emb.ClientURL()
-	}
-	nc, js, err := natsjs.Connect(url, "tokend-rebuild", logger)
+	_, _, js, closeNATS, err := connectNATS(cfg, "tokend-rebuild", logger)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
+	defer closeNATS()
 	start := time.Now()
 	if err := projections.Rebuild(ctx, cfg.DataDir, js, logger); err != nil {
 		return fmt.Errorf("rebuild: %w", err)

@@ -54,24 +54,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	}
 	defer closeLogged(logger, "read model", store.Close)
 
-	url := cfg.NATSURL
-	if url == "" {
-		emb, err := natsjs.StartEmbedded(natsjs.EmbeddedConfig{
-			Listen:   cfg.NATSListen,
-			StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
-			Sync:     cfg.Sync,
-		})
-		if err != nil {
-			return fmt.Errorf("embedded JetStream: %w", err)
-		}
-		defer emb.Shutdown()
-		url = emb.ClientURL()
-	}
-	nc, js, err := natsjs.Connect(url, "tokend", logger)
+	url, nc, js, closeNATS, err := connectNATS(cfg, "tokend", logger)
 	if err != nil {
 		return err
 	}
-	defer nc.Drain()
+	defer closeNATS()
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := natsjs.EnsureStreams(startCtx, js, cfg.Replicas); err != nil {
