@@ -152,8 +152,10 @@ func bulkIssue(t testing.TB, s *Store, acct string, n int) uint64 {
 // directory with the rebuild's fold and sorted write.
 func bulkBuild(t testing.TB, dir, acct string, n int) {
 	t.Helper()
-	run := newSortedRun(uint64(n))
-	ms := newMemState(run)
+	run := newSortedRun(0)
+	// The trails are not listed here: leaving them out saves a quarter of
+	// the keys (and of the time, under the race detector).
+	ms := newMemState(trailless{run})
 	seq := uint64(0)
 	apply := func(e domain.Event) {
 		seq++
@@ -172,7 +174,8 @@ func bulkBuild(t testing.TB, dir, acct string, n int) {
 	if err := ms.flush(); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeRun(dir, Options{Logger: quiet}.withDefaults(), run); err != nil {
+	opts := Options{Logger: quiet, MemTableSize: 4 << 20, rebuildTableSize: 64 << 10}.withDefaults()
+	if err := writeRun(dir, opts, run); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -290,3 +293,16 @@ func TestFilteredPageReadsOPageKeys(t *testing.T) {
 		t.Errorf("a q scan read only %d keys", reads)
 	}
 }
+
+// trailless drops audit entries and outcomes.
+type trailless struct{ w kvWriter }
+
+func (t trailless) Set(k, v []byte) error {
+	switch k[0] {
+	case pfxAccountAudit, pfxTokenAudit, pfxOutcome:
+		return nil
+	}
+	return t.w.Set(k, v)
+}
+
+func (t trailless) Delete(k []byte) error { return t.w.Delete(k) }

@@ -240,7 +240,7 @@ func writeRun(dir string, opts Options, run *sortedRun) error {
 	// 2 MiB would mean 128 MiB buffers. 512 KiB gives 16 MiB tables and
 	// bounds the buffers to a few hundred MiB. (Tables written later by the
 	// running store use the store's own sizes.)
-	db, err := badger.Open(opts.badgerOptions(dir).WithBaseTableSize(512 << 10))
+	db, err := badger.Open(opts.badgerOptions(dir).WithBaseTableSize(opts.rebuildTableSize))
 	if err != nil {
 		return fmt.Errorf("open %s: %w", dir, err)
 	}

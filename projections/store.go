@@ -55,6 +55,10 @@ type Options struct {
 	// the stream is the source of truth and the checkpoint in Badger says
 	// where to resume, so a lost last transaction is simply applied again.
 	SyncWrites bool
+
+	// rebuildTableSize is the base table size of a rebuilt directory
+	// (tests make it small: the race detector pays for big buffers).
+	rebuildTableSize int64
 }
 
 func (o Options) withDefaults() Options {
@@ -74,6 +78,7 @@ func (o Options) withDefaults() Options {
 	def(&o.IndexCacheSize, 32<<20)
 	def(&o.ValueThreshold, 1<<10)
 	def(&o.ValueLogFileSize, 128<<20)
+	def(&o.rebuildTableSize, 512<<10)
 	if o.NumMemtables <= 0 {
 		o.NumMemtables = 3
 	}
