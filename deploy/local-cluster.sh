@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deploy/local-cluster.sh up|down|status
+# deploy/local-cluster.sh up [nats]|down|status
 #
 # A three-node JetStream cluster and two tokend replicas, all on loopback:
 #
@@ -12,6 +12,8 @@
 # up      builds nats-server at the version go.mod requires (from the Go module
 #         proxy, inside this module), tokend and the clusterctl helper; starts
 #         whatever is not running; the streams are created with --replicas 3.
+#         `up nats` starts the three NATS nodes only (to restore a backup
+#         before tokend creates empty streams: docs/operations.md).
 # down    stops everything this script started (pid files), tokend first; safe
 #         to run twice.
 # status  each process, the streams' leaders and replicas, each replica's /readyz.
@@ -24,6 +26,7 @@
 #   export TOKEND_URL=http://127.0.0.1:38080 TOKEND_LICENSE=$(cat deploy/.cluster/admin.license)
 #   go run ./cmd/tokenctl tokens list
 #
+# LOCAL_CLUSTER_BUILD=0 skips the build when $DIR/bin has the binaries.
 # Wipe the cluster with `deploy/local-cluster.sh down && rm -rf deploy/.cluster`.
 set -euo pipefail
 
@@ -80,6 +83,10 @@ wait_ready() {
 
 build() {
 	mkdir -p "$BIN"
+	if [[ ${LOCAL_CLUSTER_BUILD:-1} == 0 && -x $BIN/nats-server && -x $BIN/tokend && -x $BIN/clusterctl ]]; then
+		say "using the binaries already in $BIN (LOCAL_CLUSTER_BUILD=0)"
+		return
+	fi
 	say "building nats-server ($(cd "$ROOT" && $GO list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2)), tokend and clusterctl into $BIN"
 	(
 		cd "$ROOT"
@@ -141,6 +148,10 @@ up() {
 	for n in "${NODES[@]}"; do start_node "$n"; done
 	say "waiting for JetStream (meta leader election)"
 	"$BIN/clusterctl" wait-js "$NATS_URLS" 60s
+	if [[ ${1:-} == nats ]]; then
+		say "the three NATS nodes are up (no tokend): $NATS_URLS"
+		return
+	fi
 	if [[ ! -s $DIR/admin.license ]]; then
 		(umask 077 && "$BIN/clusterctl" license >"$DIR/admin.license")
 		say "drew the admin license into $DIR/admin.license (mode 0600)"
@@ -205,11 +216,11 @@ status() {
 }
 
 case ${1:-} in
-up) up ;;
+up) up "${2:-}" ;;
 down) down ;;
 status) status ;;
 *)
-	say "usage: $0 up|down|status" >&2
+	say "usage: $0 up [nats]|down|status" >&2
 	exit 2
 	;;
 esac
