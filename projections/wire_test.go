@@ -93,3 +93,21 @@ func BenchmarkDecodeEvent(b *testing.B) {
 		}
 	})
 }
+
+// FuzzUnmarshalWire: whatever the input, the fast decoder and
+// encoding/json agree.
+func FuzzUnmarshalWire(f *testing.F) {
+	for _, e := range historyEvents("f", 2, 6) {
+		b, _ := json.Marshal(e)
+		f.Add(b)
+	}
+	f.Add([]byte(`{"data":{"changes":{"name":{"from":"a\u00e9","to":null}}},"x":[1,{"y":"z"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got, want wireEvent
+		gotErr := unmarshalWire(b, &got)
+		wantErr := json.Unmarshal(b, &want)
+		if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q:\n got %+v, %v\nwant %+v, %v", b, got, gotErr, want, wantErr)
+		}
+	})
+}
