@@ -57,7 +57,7 @@ func TestFaults(t *testing.T) {
 	finish := func() { once.Do(l.finish) }
 	t.Cleanup(finish) // before the processes are killed: cleanups run last-in first-out
 	loadStart := time.Now()
-	rep.printf("load: %d workers (half on each replica), %s between commands, repeats with the same Idempotency-Key while the outcome is unknown", l.workers, l.pace)
+	rep.printf("load: %d workers (half starting on each replica, moving to the other after a failed attempt), %s between commands, each command repeated with its Idempotency-Key while its outcome is unknown", l.workers, l.pace)
 	time.Sleep(warmUp)
 
 	log := &eventLog{}

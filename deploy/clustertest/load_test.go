@@ -143,6 +143,9 @@ func (l *load) currentPhase() string {
 func (l *load) worker(w int) {
 	defer l.wg.Done()
 	rng := rand.New(rand.NewPCG(uint64(w)+1, uint64(time.Now().UnixNano())))
+	// The replica this worker sends to: it starts on its half's replica and
+	// moves to the other one after a failed attempt, like a client behind a
+	// load balancer that takes a failing replica out of its pool.
 	primary := w % len(l.clients)
 	var toks []*ownToken
 	n := 0
@@ -153,7 +156,7 @@ func (l *load) worker(w int) {
 		default:
 		}
 		l.gate.RLock()
-		toks = l.step(w, rng, primary, toks, &n)
+		toks = l.step(w, rng, &primary, toks, &n)
 		l.gate.RUnlock()
 		time.Sleep(l.pace)
 	}
@@ -161,7 +164,7 @@ func (l *load) worker(w int) {
 
 // step sends one command (two for a move: unassign, then assign) and
 // returns the worker's tokens after it.
-func (l *load) step(w int, rng *rand.Rand, primary int, toks []*ownToken, n *int) []*ownToken {
+func (l *load) step(w int, rng *rand.Rand, primary *int, toks []*ownToken, n *int) []*ownToken {
 	*n++
 	name := func() string { // stored as given: no space to trim at either end
 		return strings.TrimSpace(fmt.Sprintf("w%d-%d %s", w, *n, strings.Repeat("x", rng.IntN(8))))
@@ -295,17 +298,17 @@ type call func(ctx context.Context, c *sdk.Client, opts []sdk.CallOption) (sdk.T
 const commandDeadline = 60 * time.Second
 
 // exec sends one command until it is acknowledged (ok) or refused, or its
-// deadline passes. The first attempt goes to the worker's replica, the
-// repeats alternate. Every attempt carries the same Idempotency-Key, so the
+// deadline passes. Each attempt goes to *primary, which a failed attempt
+// moves to the other replica. Every attempt carries the same Idempotency-Key, so the
 // service carries the command out at most once.
-func (l *load) exec(primary int, kind opKind, token string, want ack, fn call) (sdk.Token, bool) {
+func (l *load) exec(primary *int, kind opKind, token string, want ack, fn call) (sdk.Token, bool) {
 	key := uuid.NewString()
 	phase := l.currentPhase()
 	l.count(phase, func() { l.sent[phase]++ })
 	start := time.Now()
 	uncertain := false // an earlier attempt may have landed
 	for attempt := 1; ; attempt++ {
-		ri := (primary + attempt - 1) % len(l.clients)
+		ri := *primary
 		var meta sdk.Meta
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 		tok, err := fn(ctx, l.clients[ri], []sdk.CallOption{sdk.IdempotencyKey(key), sdk.WithResponseMeta(&meta)})
@@ -338,6 +341,7 @@ func (l *load) exec(primary int, kind opKind, token string, want ack, fn call) (
 			return sdk.Token{}, false
 		}
 		uncertain = true
+		*primary = (ri + 1) % len(l.clients)
 		if time.Since(start) > commandDeadline {
 			l.count(cur, func() { l.abandoned[cur]++ })
 			return sdk.Token{}, false
@@ -348,11 +352,11 @@ func (l *load) exec(primary int, kind opKind, token string, want ack, fn call) (
 
 // expectRefusal sends a command the domain must refuse with code; it is
 // repeated like exec while its outcome is unknown.
-func (l *load) expectRefusal(primary int, kind opKind, token, code string, fn func(ctx context.Context, c *sdk.Client, opts []sdk.CallOption) error) {
+func (l *load) expectRefusal(primary *int, kind opKind, token, code string, fn func(ctx context.Context, c *sdk.Client, opts []sdk.CallOption) error) {
 	key := uuid.NewString()
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		ri := (primary + attempt - 1) % len(l.clients)
+		ri := *primary
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 		err := fn(ctx, l.clients[ri], []sdk.CallOption{sdk.IdempotencyKey(key)})
 		cancel()
@@ -370,6 +374,7 @@ func (l *load) expectRefusal(primary int, kind opKind, token, code string, fn fu
 			return
 		}
 		l.count(cur, func() { l.errOf(cur)[classify(err)]++ })
+		*primary = (ri + 1) % len(l.clients)
 		if time.Since(start) > commandDeadline {
 			return
 		}
