@@ -77,32 +77,74 @@ func (p *Projector) Lag() (sequences uint64, age time.Duration) {
 	return sequences, age
 }
 
-// Run consumes and applies events until ctx ends (then it returns nil) or
-// an error stops it. On start, and every 30 s, it checks that the stream
-// still holds the checkpoint; when it does not (the log lost its tail after
-// an OS crash, or the read model was pointed at another log), Run rebuilds
+// Run consumes and applies events until ctx ends (then it returns nil).
+// It returns an error only for what retrying cannot mend: an event written
+// by a newer tokend (errors mention the schema version), a closed Store.
+// Anything else — NATS unreachable, a consumer lost, a failed Badger
+// commit — is logged and retried from the checkpoint, with a backoff of
+// 100 ms doubling up to 5 s.
+//
+// On start, before applying a batch when a second has passed since the
+// last look, and every 30 s when idle, it checks that the stream still
+// holds the checkpoint; when it does not (the log lost its tail after an
+// OS crash, or the read model was pointed at another log), Run rebuilds
 // the read model from the stream and goes on from the rebuilt checkpoint,
 // so that new events reusing old sequences are never skipped.
 func (p *Projector) Run(ctx context.Context) error {
+	backoff := retryMin
 	for {
 		err := p.consume(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if !errors.Is(err, errLostTail) {
+		var stop stopError
+		switch {
+		case errors.As(err, &stop):
+			return stop.err
+		case errors.Is(err, errSchema), errors.Is(err, errClosed):
 			return err
-		}
-		p.log.Warn("read model: rebuilding from the event stream", "reason", err.Error())
-		start := time.Now()
-		if err := p.s.rebuildInPlace(ctx, p.js); err != nil {
-			if ctx.Err() != nil {
-				return nil
+		case errors.Is(err, errLostTail):
+			p.log.Warn("read model: rebuilding from the event stream", "reason", err.Error())
+			start := time.Now()
+			if err := p.s.rebuildInPlace(ctx, p.js); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				if errors.Is(err, errClosed) {
+					return err
+				}
+				p.log.Error("read model: rebuild failed; retrying", "err", err, "in", backoff)
+				break
 			}
-			return fmt.Errorf("rebuild after a lost log tail: %w", err)
+			p.log.Info("read model: rebuilt", "checkpoint", p.s.Checkpoint(), "took", time.Since(start))
+			backoff = retryMin
+			continue
+		default:
+			p.log.Warn("read model: projector interrupted; retrying from the checkpoint",
+				"err", err, "checkpoint", p.s.Checkpoint(), "in", backoff)
 		}
-		p.log.Info("read model: rebuilt", "checkpoint", p.s.Checkpoint(), "took", time.Since(start))
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(2*backoff, retryMax)
 	}
 }
+
+// Retry backoff bounds of Run.
+const (
+	retryMin = 100 * time.Millisecond
+	retryMax = 5 * time.Second
+)
+
+// stopError makes Run return err instead of retrying (the test hook's
+// injected crash).
+type stopError struct{ err error }
+
+func (e stopError) Error() string { return e.err.Error() }
 
 // stream returns TOKEN_EVENTS, waiting for it to be created (the command
 // side creates it at start, maybe after the projector started).
@@ -208,6 +250,7 @@ func (p *Projector) consume(ctx context.Context) error {
 
 	tick := time.NewTicker(tailCheckInterval)
 	defer tick.Stop()
+	lastCheck := time.Now() // checkTail just ran
 	limit := maxBatch
 	if p.batchLimit > 0 {
 		limit = p.batchLimit
@@ -225,6 +268,7 @@ func (p *Projector) consume(ctx context.Context) error {
 				if err := p.checkTail(ctx, st); err != nil {
 					return err
 				}
+				lastCheck = time.Now()
 				continue
 			case d := <-ch:
 				next = &d
@@ -241,12 +285,22 @@ func (p *Projector) consume(ctx context.Context) error {
 				break drain
 			}
 		}
+		if time.Since(lastCheck) >= time.Second {
+			// A log that lost its tail while we ran (a cluster's server
+			// crashed) may already hold new events at the lost sequences:
+			// only the event id at the checkpoint tells, so look before
+			// applying anything past it (at most once a second).
+			if err := p.checkTail(ctx, st); err != nil {
+				return err
+			}
+			lastCheck = time.Now()
+		}
 		if _, err := p.s.applyBatch(batch); err != nil {
 			return err
 		}
 		if p.afterCommit != nil {
 			if err := p.afterCommit(batch[len(batch)-1].Seq); err != nil {
-				return err
+				return stopError{err}
 			}
 		}
 		next = nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tokend/tokend/domain"
@@ -510,5 +512,93 @@ func TestLag(t *testing.T) {
 	waitFor(t, s, w.lastSeq)
 	if seqs, age := p.Lag(); seqs != 0 || age != 0 {
 		t.Errorf("Lag when caught up = %d, %v", seqs, age)
+	}
+}
+
+// TestLostTailWhileRunning replaces the NATS server under a running
+// projector with one whose log lost its last events (as a cluster's
+// server that crashed with unsynced messages would come back), then writes
+// new events at the lost sequences: the projector notices and rebuilds.
+func TestLostTailWhileRunning(t *testing.T) {
+	storeDir, shortDir := t.TempDir(), t.TempDir()
+	srv, js := startJSAt(t, storeDir)
+	port := srv.Addr().(*net.TCPAddr).Port
+	w := newWorld(t, "acme", publishSink(t, js))
+	w.createAccount("Acme")
+	for i := 0; i < 10; i++ {
+		w.issue(fmt.Sprintf("t%02d", i), "kept", 10, "", "")
+	}
+	short := w.fork(nil, "after the crash")
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	copyDir(t, storeDir, shortDir)
+	srv = restartJS(t, storeDir, port)
+	for i := 0; i < 5; i++ {
+		w.do(fmt.Sprintf("t%02d", i), domain.RenameToken{Name: "lost"})
+	}
+
+	s := openStore(t, filepath.Join(t.TempDir(), ReadModelDir), baseTime)
+	var logs strings.Builder
+	stop := runProjector(t, NewProjector(s, js, slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))))
+	waitFor(t, s, w.lastSeq)
+
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	restartJS(t, shortDir, port)
+	short.out = publishSink(t, js)
+	for i := 0; i < 8; i++ {
+		short.do(fmt.Sprintf("t%02d", 5+i%5), domain.ChangeNote{Note: fmt.Sprintf("new %d", i)})
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for s.checkpointID().EventID != lastEventID(t, js) && time.Now().Before(deadline) {
+		_ = s.WaitFor(context.Background(), s.Checkpoint()+1, time.Second)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkExact(t, s, short)
+	if !strings.Contains(logs.String(), "rebuilding from the event stream") {
+		t.Errorf("no rebuild logged:\n%s", logs.String())
+	}
+	sameDump(t, "after the lost tail vs rebuild", dumpDB(t, s), rebuildDump(t, js))
+}
+
+// restartJS starts a JetStream server on storeDir at a fixed port, so that
+// the clients of the previous one reconnect to it.
+func restartJS(t testing.TB, storeDir string, port int) *server.Server {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: storeDir, NoLog: true, NoSigs: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	return srv
+}
+
+func copyDir(t testing.TB, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		dst := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o700)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
