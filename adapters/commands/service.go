@@ -36,6 +36,19 @@ type Memory interface {
 	WaitFor(ctx context.Context, seq uint64, timeout time.Duration) error
 }
 
+// Snapshots is what a read model may offer besides Memory: a token's state
+// as of the last event it applied, with that event's stream sequence
+// (projections.Store implements it). When Memory also implements it, a
+// command on a token that is not in the Service's cache starts from this
+// snapshot, one local read, instead of loading the token's events from the
+// log, one round trip that also makes the server load a message block per
+// token. A snapshot may lag the log, exactly like a cached state: the
+// append's expected sequence refuses a decision taken on it, and a refusal
+// or a no-op decided on it is decided again on the log's state.
+type Snapshots interface {
+	TokenState(accountID, tokenID string) (domain.Token, uint64, error)
+}
+
 // Config tunes a Service. The zero Config is usable.
 type Config struct {
 	MaxLifetime time.Duration    // zero: domain.DefaultMaxLifetime
@@ -350,12 +363,23 @@ func (s *Service) account(ctx context.Context, accountID string, fresh bool) (a 
 }
 
 // token returns a token and the sequence of its last event (0: none yet),
-// like account.
+// like account; on a cache miss it starts from the read model's snapshot
+// when there is one (Snapshots), also for a token it does not know (a
+// new one, or one it has not applied yet: a refusal is decided again).
 func (s *Service) token(ctx context.Context, accountID, tokenID string, fresh bool) (t domain.Token, seq uint64, loaded bool, err error) {
 	key := accountID + "/" + tokenID
 	if !fresh {
 		if t, seq, ok := s.tokens.get(key); ok {
 			return t, seq, false, nil
+		}
+		if snap, ok := s.mem.(Snapshots); ok {
+			// A read error is no reason to fail: the log answers instead.
+			if t, seq, err := snap.TokenState(accountID, tokenID); err == nil {
+				if t.Exists() {
+					s.tokens.put(key, t, seq)
+				}
+				return t, seq, false, nil
+			}
 		}
 	}
 	stored, err := s.log.Load(ctx, accountID, tokenID)
