@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -56,7 +57,11 @@ func (b *bench) compare() {
 		if o == nil || p == nil || p.Value == 0 {
 			return
 		}
-		r := b.add(&Row{Group: "vs peer", Name: name, Value: o.Value / p.Value, Unit: "×", Baseline: peer})
+		v, paired := b.pairedRatio(ours, peer)
+		if !paired {
+			v = o.Value / p.Value
+		}
+		r := b.add(&Row{Group: "vs peer", Name: name, Value: v, Unit: "×", Baseline: peer, Paired: paired})
 		r.Ratio = f(r.Value)
 		if text != "" {
 			target(r, text, min)
@@ -67,6 +72,21 @@ func (b *bench) compare() {
 	vs("commands/s: tokend HTTP ÷ Watermill pipeline", rowCmdHTTP, rowPeerCmd, "", 0)
 	vs("projection events/s: tokend projector ÷ Watermill subscriber", rowCatchUp, rowPeerProj, "≥ 3×", 3)
 	b.against(b.row(rowPeerCmd), syncN)
+
+	// Order: baselines first, then the service, the peer, the comparisons,
+	// memory, rebuild and the large read model.
+	rank := map[string]int{"raw": 0, "service": 1, "peer": 2, "vs peer": 3, "memory": 4, "rebuild": 5}
+	sort.SliceStable(b.report.Rows, func(i, j int) bool {
+		ri, ok := rank[b.report.Rows[i].Group]
+		if !ok {
+			ri = 6
+		}
+		rj, ok := rank[b.report.Rows[j].Group]
+		if !ok {
+			rj = 6
+		}
+		return ri < rj
+	})
 }
 
 // procStatus returns fields of /proc/self/status in KiB (VmHWM, VmRSS).

@@ -37,100 +37,93 @@ func badgerOptions(dir string) badger.Options {
 
 type kv struct{ k, v []byte }
 
-// lookups runs the Badger baselines on the service's read model, with the
-// service stopped: WriteBatch sets of its very keys and values into a fresh
-// directory, and Get of its token and secret keys, against Store.Token and
-// Store.Introspect on the same files. One goroutine each: the cost of one
-// lookup.
-func (b *bench) lookups(ctx context.Context, s *service) error {
-	dir := filepath.Join(s.dir, projections.ReadModelDir)
-	var all []kv
-	var tokenKeys, secretKeys [][]byte
+// scanKVs reads every key and value of the Badger directory dir (closed).
+func scanKVs(dir string) ([]kv, error) {
 	db, err := badger.Open(badgerOptions(dir))
 	if err != nil {
-		return err
+		return nil, err
 	}
+	defer db.Close()
+	var all []kv
 	err = db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.DefaultIteratorOptions)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
-			k := item.KeyCopy(nil)
 			v, err := item.ValueCopy(nil)
 			if err != nil {
 				return err
 			}
-			all = append(all, kv{k, v})
-			switch k[0] {
-			case 't':
-				tokenKeys = append(tokenKeys, k)
-			case 's':
-				secretKeys = append(secretKeys, k)
-			}
+			all = append(all, kv{item.KeyCopy(nil), v})
 		}
 		return nil
 	})
-	db.Close()
+	return all, err
+}
+
+// writeBatch writes kvs with one WriteBatch into a fresh directory.
+func writeBatch(dir string, kvs []kv) (measure, error) {
+	db, err := badger.Open(badgerOptions(dir))
+	if err != nil {
+		return measure{}, err
+	}
+	defer os.RemoveAll(dir)
+	defer db.Close()
+	start := time.Now()
+	wb := db.NewWriteBatch()
+	for _, e := range kvs {
+		if err := wb.Set(e.k, e.v); err != nil {
+			wb.Cancel()
+			return measure{}, err
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return measure{}, err
+	}
+	return measure{N: len(kvs), Elapsed: time.Since(start)}, nil
+}
+
+// lookups measures, on the service's read model with the service stopped,
+// one goroutine each, a raw Badger Get (read transaction, Get, value) of
+// token and secret keys against Store.Token and Store.Introspect of the
+// same tokens on the same files, in rounds: raw, then the store, each after
+// a warm-up of its own, since each opens the directory afresh.
+func (b *bench) lookups(ctx context.Context, s *service) error {
+	dir := filepath.Join(s.dir, projections.ReadModelDir)
+	all, err := scanKVs(dir)
 	if err != nil {
 		return err
 	}
-	if len(tokenKeys) == 0 || len(secretKeys) == 0 {
-		return fmt.Errorf("no token or secret keys in the read model (%d keys)", len(all))
-	}
+	var tokenKeys, secretKeys [][]byte
 	var kb, vb int
 	for _, e := range all {
 		kb += len(e.k)
 		vb += len(e.v)
+		switch e.k[0] {
+		case 't':
+			tokenKeys = append(tokenKeys, e.k)
+		case 's':
+			secretKeys = append(secretKeys, e.k)
+		}
+	}
+	if len(tokenKeys) == 0 || len(secretKeys) == 0 {
+		return fmt.Errorf("no token or secret keys in the read model (%d keys)", len(all))
 	}
 	b.report.Notes["read model"] = fmt.Sprintf("%d keys after the service phase, %.0f bytes of key and %.0f of value on average",
 		len(all), float64(kb)/float64(len(all)), float64(vb)/float64(len(all)))
+	all = nil
+	n := b.reads
 
-	// WriteBatch of every key and value, into a fresh directory each run.
-	m, runs, err := repeat(b.runs, func(run int) (measure, error) {
-		d := filepath.Join(b.root, fmt.Sprintf("raw-badger-%d", run))
-		db, err := badger.Open(badgerOptions(d))
-		if err != nil {
-			return measure{}, err
-		}
-		defer os.RemoveAll(d)
-		defer db.Close()
-		start := time.Now()
-		wb := db.NewWriteBatch()
-		for _, e := range all {
-			if err := wb.Set(e.k, e.v); err != nil {
+	rawGets := func(name string, keys [][]byte, seed uint64) meas {
+		return meas{group: "raw", name: name, unit: "gets/s", note: "1 goroutine", fn: func(run int) (measure, error) {
+			db, err := badger.Open(badgerOptions(dir))
+			if err != nil {
 				return measure{}, err
 			}
-		}
-		if err := wb.Flush(); err != nil {
-			return measure{}, err
-		}
-		return measure{N: len(all), Elapsed: time.Since(start)}, nil
-	})
-	if err != nil {
-		return err
-	}
-	r := b.rate("raw", rowWB, "keys/s", m, runs)
-	r.Note = fmt.Sprintf("the read model's %d keys and values", len(all))
-
-	n := b.reads
-	type lk struct {
-		name string
-		keys [][]byte
-	}
-	rawRuns := map[string][]measure{}
-	procRuns := map[string][]measure{}
-	for run := range max(b.runs, 1) {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		db, err := badger.Open(badgerOptions(dir))
-		if err != nil {
-			return err
-		}
-		for _, l := range []lk{{rowGetToken, tokenKeys}, {rowGetSecret, secretKeys}} {
-			rnd := rand.New(rand.NewPCG(uint64(run), 7))
-			mm, err := b.load(l.name, n, 1, func(_, _ int) error {
-				k := l.keys[rnd.IntN(len(l.keys))]
+			defer db.Close()
+			rnd := rand.New(rand.NewPCG(uint64(run), seed))
+			get := func(_, _ int) error {
+				k := keys[rnd.IntN(len(keys))]
 				return db.View(func(txn *badger.Txn) error {
 					item, err := txn.Get(k)
 					if err != nil {
@@ -138,49 +131,36 @@ func (b *bench) lookups(ctx context.Context, s *service) error {
 					}
 					return item.Value(func([]byte) error { return nil })
 				})
-			})
-			if err != nil {
-				db.Close()
-				return err
 			}
-			rawRuns[l.name] = append(rawRuns[l.name], mm)
-		}
-		db.Close()
-
-		store, err := projections.Open(dir, projections.Options{Logger: b.quiet})
-		if err != nil {
-			return err
-		}
-		rnd := rand.New(rand.NewPCG(uint64(run), 9))
-		mm, err := b.load(rowInprocGet, n, 1, func(_, _ int) error {
-			_, err := store.Token(domain.DefaultAccountID, s.tokens[rnd.IntN(len(s.tokens))].id)
-			return err
-		})
-		if err != nil {
-			store.Close()
-			return err
-		}
-		procRuns[rowInprocGet] = append(procRuns[rowInprocGet], mm)
-		mm, err = b.load(rowInprocIntro, n, 1, func(_, _ int) error {
-			_, err := store.Introspect(s.tokens[rnd.IntN(len(s.tokens))].sha)
-			return err
-		})
-		store.Close()
-		if err != nil {
-			return err
-		}
-		procRuns[rowInprocIntro] = append(procRuns[rowInprocIntro], mm)
+			if _, err := b.load("warm-up", n, 1, get); err != nil {
+				return measure{}, err
+			}
+			return b.load(name, n, 1, get)
+		}}
 	}
-	pick := func(ms []measure) (measure, []float64, error) {
-		return repeat(len(ms), func(i int) (measure, error) { return ms[i], nil })
+	storeGets := func(name string, op func(st *projections.Store, rnd *rand.Rand) error) meas {
+		return meas{group: "service", name: name, unit: "lookups/s", note: "1 goroutine", fn: func(run int) (measure, error) {
+			st, err := projections.Open(dir, projections.Options{Logger: b.quiet})
+			if err != nil {
+				return measure{}, err
+			}
+			defer st.Close()
+			rnd := rand.New(rand.NewPCG(uint64(run), 9))
+			get := func(_, _ int) error { return op(st, rnd) }
+			if _, err := b.load("warm-up", n, 1, get); err != nil {
+				return measure{}, err
+			}
+			return b.load(name, n, 1, get)
+		}}
 	}
-	for _, name := range []string{rowGetToken, rowGetSecret} {
-		m, runs, _ := pick(rawRuns[name])
-		b.rate("raw", name, "gets/s", m, runs).Note = "1 goroutine"
+	if err := b.rounds(b.runs, rawGets(rowGetToken, tokenKeys, 7), storeGets(rowInprocGet, func(st *projections.Store, rnd *rand.Rand) error {
+		_, err := st.Token(domain.DefaultAccountID, s.tokens[rnd.IntN(len(s.tokens))].id)
+		return err
+	})); err != nil {
+		return err
 	}
-	for _, name := range []string{rowInprocGet, rowInprocIntro} {
-		m, runs, _ := pick(procRuns[name])
-		b.rate("service", name, "lookups/s", m, runs).Note = "1 goroutine"
-	}
-	return nil
+	return b.rounds(b.runs, rawGets(rowGetSecret, secretKeys, 8), storeGets(rowInprocIntro, func(st *projections.Store, rnd *rand.Rand) error {
+		_, err := st.Introspect(s.tokens[rnd.IntN(len(s.tokens))].sha)
+		return err
+	}))
 }

@@ -47,6 +47,7 @@ type config struct {
 	cpuProfile  string
 	memProfile  string
 	phases      string
+	steps       string
 	tokens      int
 	clients     int
 	commands    int
@@ -67,7 +68,7 @@ type config struct {
 }
 
 // allPhases in the order they run.
-var allPhases = []string{"raw", "service", "peer", "rebuild", "rss"}
+var allPhases = []string{"service", "rebuild", "rss"}
 
 type bench struct {
 	config
@@ -77,6 +78,12 @@ type bench struct {
 	mu       sync.Mutex
 	root     string // temporary directory of this run
 	progress bool
+	// heapWritten is set once -memprofile is written.
+	heapWritten bool
+
+	series    map[string]*Row      // throughput rows by name (rounds)
+	measures  map[string][]measure // their runs
+	ratioRuns map[string][]float64 // "a ÷ b" -> per-run ratios
 }
 
 func main() {
@@ -93,8 +100,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.quick, "quick", false, "small sizes (seconds, for CI): every path runs, the figures mean little")
 	fs.StringVar(&c.jsonPath, "json", "", "write the results as JSON to `file`")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file`")
-	fs.StringVar(&c.memProfile, "memprofile", "", "write a heap profile (at the end) to `file`")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write a heap profile to `file` at the end of the service phase, with the service running (children: `file`.serve)")
 	fs.StringVar(&c.phases, "phases", strings.Join(allPhases, ","), "comma-separated phases to run: "+strings.Join(allPhases, ", "))
+	fs.StringVar(&c.steps, "steps", "", "comma-separated steps of the service phase to run (default all): "+strings.Join(serviceSteps, ", "))
 	fs.IntVar(&c.tokens, "tokens", 10_000, "tokens in the service (commands and reads spread over them)")
 	fs.IntVar(&c.clients, "clients", 64, "concurrent clients (goroutines, HTTP connections)")
 	fs.IntVar(&c.commands, "commands", 20_000, "commands per throughput run")
@@ -139,7 +147,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			c.lagRate = 500
 		}
 	}
-	b := &bench{config: c, progress: c.progress && isTerminal(os.Stderr)}
+	b := &bench{config: c, progress: c.progress && isTerminal(os.Stderr),
+		series: map[string]*Row{}, measures: map[string][]measure{}, ratioRuns: map[string][]float64{}}
 	b.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	b.quiet = slog.New(slog.DiscardHandler)
 	if c.child != "" {
@@ -178,14 +187,11 @@ func (b *bench) main(ctx context.Context, stdout io.Writer) error {
 		defer os.RemoveAll(root)
 	}
 	if b.cpuProfile != "" {
-		pf, err := os.Create(b.cpuProfile)
+		stop, err := startCPUProfile(b.cpuProfile)
 		if err != nil {
 			return err
 		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
-		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+		defer stop()
 	}
 	b.report = Report{
 		Started: time.Now(), Quick: b.quick, GoVersion: runtime.Version(),
@@ -199,9 +205,7 @@ func (b *bench) main(ctx context.Context, stdout io.Writer) error {
 		Notes: map[string]string{},
 	}
 	steps := map[string]func(context.Context) error{
-		"raw":     b.rawPhase,
 		"service": b.servicePhase,
-		"peer":    b.peerPhase,
 		"rebuild": b.rebuildPhase,
 		"rss":     b.rssPhase,
 	}
@@ -223,17 +227,6 @@ func (b *bench) main(ctx context.Context, stdout io.Writer) error {
 	b.compare()
 	b.report.Seconds = time.Since(b.report.Started).Seconds()
 	b.report.LoadAvgEnd = loadAvg()
-	if b.memProfile != "" {
-		runtime.GC()
-		pf, err := os.Create(b.memProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.WriteHeapProfile(pf); err != nil {
-			return err
-		}
-		pf.Close()
-	}
 	b.writeTable(stdout)
 	if b.jsonPath != "" {
 		if err := b.writeJSON(b.jsonPath); err != nil {
@@ -244,6 +237,35 @@ func (b *bench) main(ctx context.Context, stdout io.Writer) error {
 		return errors.New("interrupted")
 	}
 	return nil
+}
+
+func startCPUProfile(path string) (func(), error) {
+	pf, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		pf.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); pf.Close() }, nil
+}
+
+// heapProfile writes -memprofile, once: at the end of the service phase,
+// with the service still running (its memory is what matters), or in a
+// child at the end of its measurement.
+func (b *bench) heapProfile() error {
+	if b.memProfile == "" || b.heapWritten {
+		return nil
+	}
+	b.heapWritten = true
+	runtime.GC()
+	pf, err := os.Create(b.memProfile)
+	if err != nil {
+		return err
+	}
+	defer pf.Close()
+	return pprof.WriteHeapProfile(pf)
 }
 
 // isTerminal reports whether f is a character device (a terminal): the

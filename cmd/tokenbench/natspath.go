@@ -89,39 +89,43 @@ func (b *bench) commandsNATS(ctx context.Context, s *service) error {
 	if err != nil {
 		return err
 	}
-	m, runs, err := repeat(b.runs, func(run int) (measure, error) {
-		return b.load("commands NATS", b.commands, b.clients, func(_, i int) error {
-			k := i % len(s.tokens)
-			id := uuid.NewString()
-			body := `{"commandId":"` + id + `","tokenId":"` + s.tokens[k].id + `","data":{"name":"token ` +
-				strconv.Itoa(k) + " n" + strconv.Itoa(run) + "." + strconv.Itoa(i) + `"}}`
-			ch := w.expect(id)
-			msg := &nats.Msg{Subject: natsjs.CommandSubject("RenameToken"), Data: []byte(body), Header: nats.Header{
-				nats.MsgIdHdr:   {id},
-				"Authorization": {"Bearer " + s.admin},
-			}}
-			if _, err := js.PublishMsg(ctx, msg); err != nil {
-				return err
-			}
-			select {
-			case o := <-ch:
-				if o.Status != wire.StatusAccepted {
-					return fmt.Errorf("command %s: %s %+v", id, o.Status, o.Error)
+	return b.rounds(b.runs,
+		meas{group: "raw", name: rowAsync, unit: "msgs/s", note: fmt.Sprintf("window %d", asyncWindow),
+			fn: func(run int) (measure, error) { return s.raw.async(ctx, b, 2*b.commands, run) }},
+		meas{group: "service", name: rowCmdNATS, unit: "commands/s",
+			note: fmt.Sprintf("publish to TOKEN_COMMANDS, outcome on tokens.outcomes.<id>; %d lanes", natsintake.DefaultLanes),
+			fn: func(run int) (measure, error) {
+				m, err := b.load("commands NATS", b.commands, b.clients, func(_, i int) error {
+					k := i % len(s.tokens)
+					id := uuid.NewString()
+					body := `{"commandId":"` + id + `","tokenId":"` + s.tokens[k].id + `","data":{"name":"token ` +
+						strconv.Itoa(k) + " n" + strconv.Itoa(run) + "." + strconv.Itoa(i) + `"}}`
+					ch := w.expect(id)
+					msg := &nats.Msg{Subject: natsjs.CommandSubject("RenameToken"), Data: []byte(body), Header: nats.Header{
+						nats.MsgIdHdr:   {id},
+						"Authorization": {"Bearer " + s.admin},
+					}}
+					if _, err := js.PublishMsg(ctx, msg); err != nil {
+						return err
+					}
+					select {
+					case o := <-ch:
+						if o.Status != wire.StatusAccepted {
+							return fmt.Errorf("command %s: %s %+v", id, o.Status, o.Error)
+						}
+						return nil
+					case <-time.After(30 * time.Second):
+						return fmt.Errorf("command %s: no outcome after 30 s", id)
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				})
+				if err != nil {
+					return m, err
 				}
-				return nil
-			case <-time.After(30 * time.Second):
-				return fmt.Errorf("command %s: no outcome after 30 s", id)
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	})
-	if err != nil {
-		return err
-	}
-	r := b.rate("service", rowCmdNATS, "commands/s", m, runs)
-	r.Note = fmt.Sprintf("publish to TOKEN_COMMANDS, outcome on tokens.outcomes.<id>; %d lanes", natsintake.DefaultLanes)
-	return s.settle(ctx)
+				return m, s.settle(ctx)
+			}},
+		b.peerCommands(ctx, s))
 }
 
 // keysWritten is the projector's count of keys committed.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,9 @@ type peer struct {
 	log  watermill.LoggerAdapter
 	done sync.Map // command id -> chan struct{}
 
+	pubConn      *nats.Conn
+	stopCommands func()
+
 	mu     sync.Mutex
 	tokens map[string]domain.Token
 	ids    []string
@@ -77,38 +81,48 @@ type peerCommand struct {
 	Hint      string    `json:"secretHint,omitempty"`
 }
 
-func (b *bench) peerPhase(ctx context.Context) error {
+// startPeer starts the peer on its own embedded JetStream server (with the
+// service's stream settings) and its command router.
+func (b *bench) startPeer(ctx context.Context) (*peer, error) {
 	js, err := b.startJS(ctx, filepath.Join(b.root, "peer-js"))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer js.close()
+	p := &peer{b: b, js: js, log: watermill.NopLogger{}, tokens: map[string]domain.Token{}}
 	cfg := natsjs.CommandsStreamConfig(1)
 	cfg.Name, cfg.Subjects, cfg.Description = peerCommandsStream, []string{peerCommandsSubject}, "tokenbench peer commands"
 	if _, err := js.js.CreateOrUpdateStream(ctx, cfg); err != nil {
-		return err
+		p.close()
+		return nil, err
 	}
-	p := &peer{b: b, js: js, log: watermill.NopLogger{}, tokens: map[string]domain.Token{}}
-	pubConn, err := nats.Connect(js.emb.ClientURL(), nats.Name("peer-publisher"))
-	if err != nil {
-		return err
+	if p.pubConn, err = nats.Connect(js.emb.ClientURL(), nats.Name("peer-publisher")); err != nil {
+		p.close()
+		return nil, err
 	}
-	defer pubConn.Close()
-	p.pub, err = wmnats.NewPublisherWithNatsConn(pubConn, wmnats.PublisherPublishConfig{
+	p.pub, err = wmnats.NewPublisherWithNatsConn(p.pubConn, wmnats.PublisherPublishConfig{
 		Marshaler:         &wmnats.NATSMarshaler{},
 		SubjectCalculator: wmnats.DefaultSubjectCalculator,
 		JetStream:         wmnats.JetStreamConfig{TrackMsgId: true},
 	}, p.log)
 	if err != nil {
-		return err
+		p.close()
+		return nil, err
 	}
-	if err := p.commands(ctx); err != nil {
-		return fmt.Errorf("commands: %w", err)
+	if p.stopCommands, err = p.router(ctx, "peer-commands", peerCommandsSubject, "peer-commands", p.handleCommand); err != nil {
+		p.close()
+		return nil, err
 	}
-	if err := p.project(ctx); err != nil {
-		return fmt.Errorf("projection: %w", err)
+	return p, nil
+}
+
+func (p *peer) close() {
+	if p.stopCommands != nil {
+		p.stopCommands()
 	}
-	return nil
+	if p.pubConn != nil {
+		p.pubConn.Close()
+	}
+	p.js.close()
 }
 
 // subscriber returns a watermill-nats JetStream subscriber with a durable
@@ -223,17 +237,13 @@ func (p *peer) send(ctx context.Context, c peerCommand) error {
 	}
 }
 
-func (p *peer) commands(ctx context.Context) error {
-	stop, err := p.router(ctx, "peer-commands", peerCommandsSubject, "peer-commands", p.handleCommand)
-	if err != nil {
-		return err
-	}
-	defer stop()
+// issue issues the tokens through the pipeline.
+func (p *peer) issue(ctx context.Context) (measure, error) {
 	b := p.b
 	n := b.tokens
 	p.ids, p.secret = make([]string, n), make([]string, n)
 	exp := time.Now().Add(90 * 24 * time.Hour).Unix()
-	m, err := b.load("peer: issue tokens", n, b.clients, func(_, i int) error {
+	return b.load("peer: issue tokens", n, b.clients, func(_, i int) error {
 		secret, err := domain.NewSecret(domain.TokenSecretPrefix)
 		if err != nil {
 			return err
@@ -243,23 +253,16 @@ func (p *peer) commands(ctx context.Context) error {
 		return p.send(ctx, peerCommand{CommandID: uuid.New(), TokenID: id, Type: "IssueToken",
 			Name: fmt.Sprintf("token %d", i), Expires: exp, Sha: domain.HashSecret(secret), Hint: domain.Hint(secret)})
 	})
-	if err != nil {
-		return err
-	}
-	b.rate("peer", rowPeerIssue, "commands/s", m, nil)
-	m, runs, err := repeat(b.runs, func(run int) (measure, error) {
-		return b.load("peer: commands", b.commands, b.clients, func(_, i int) error {
-			k := i % n
-			return p.send(ctx, peerCommand{CommandID: uuid.New(), TokenID: p.ids[k], Type: "RenameToken",
-				Name: fmt.Sprintf("token %d r%d.%d", k, run, i)})
-		})
+}
+
+// commandRun renames tokens from 64 concurrent clients.
+func (p *peer) commandRun(ctx context.Context, run int) (measure, error) {
+	b := p.b
+	return b.load("peer: commands", b.commands, b.clients, func(_, i int) error {
+		k := i % len(p.ids)
+		return p.send(ctx, peerCommand{CommandID: uuid.New(), TokenID: p.ids[k], Type: "RenameToken",
+			Name: fmt.Sprintf("token %d r%d.%d", k, run, i)})
 	})
-	if err != nil {
-		return err
-	}
-	r := b.rate("peer", rowPeerCmd, "commands/s", m, runs)
-	r.Note = "watermill-nats publisher and router, 1 subscriber"
-	return nil
 }
 
 // peerView is what the peer's projection keeps of a token.
@@ -267,24 +270,17 @@ type peerView struct {
 	Snapshot domain.TokenSnapshot `json:"snapshot"`
 }
 
-// project runs the peer's projection handler over the peer's event stream
-// from its start, until it has applied limit events, and measures events/s.
-func (p *peer) project(ctx context.Context) error {
+// projectRun runs the peer's projection handler over the peer's event
+// stream from its start, with a new durable consumer and a new Badger
+// directory, until it has applied limit events.
+func (p *peer) projectRun(ctx context.Context, run, limit int) (measure, error) {
 	b := p.b
-	st, err := p.js.js.Stream(ctx, natsjs.EventsStream)
+	dir := filepath.Join(b.root, fmt.Sprintf("peer-readmodel-%d", run))
+	db, err := badger.Open(badgerOptions(dir))
 	if err != nil {
-		return err
+		return measure{}, err
 	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return err
-	}
-	total := int(info.State.Msgs)
-	limit := min(total, max(2*b.commands, 2000))
-	db, err := badger.Open(badgerOptions(filepath.Join(b.root, "peer-readmodel")))
-	if err != nil {
-		return err
-	}
+	defer os.RemoveAll(dir)
 	defer db.Close()
 	var applied atomic.Int64
 	reached := make(chan struct{})
@@ -339,23 +335,33 @@ func (p *peer) project(ctx context.Context) error {
 		return nil
 	}
 	start := time.Now()
-	stop, err := p.router(ctx, "peer-projector", natsjs.EventsSubjects, "peer-projector", handler)
+	durable := fmt.Sprintf("peer-projector-%d", run)
+	stop, err := p.router(ctx, durable, natsjs.EventsSubjects, durable, handler)
 	if err != nil {
-		return err
+		return measure{}, err
 	}
+	defer stop()
 	select {
 	case <-reached:
 	case <-ctx.Done():
-		stop()
-		return ctx.Err()
+		return measure{}, ctx.Err()
 	case <-time.After(10 * time.Minute):
-		stop()
-		return fmt.Errorf("applied %d of %d events in 10 minutes", applied.Load(), limit)
+		return measure{}, fmt.Errorf("applied %d of %d events in 10 minutes", applied.Load(), limit)
 	}
 	elapsed := time.Since(start)
 	_ = bar.Finish()
-	stop()
-	r := b.rate("peer", rowPeerProj, "events/s", measure{N: limit, Elapsed: elapsed}, nil)
-	r.Note = fmt.Sprintf("first %d of %d events, one Badger transaction and AckSync each", limit, total)
-	return nil
+	return measure{N: limit, Elapsed: elapsed}, nil
+}
+
+// events returns how many events the peer's stream holds.
+func (p *peer) events(ctx context.Context) (int, error) {
+	st, err := p.js.js.Stream(ctx, natsjs.EventsStream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return int(info.State.Msgs), nil
 }

@@ -6,8 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,7 +19,7 @@ import (
 	"github.com/tokend/tokend/domain"
 )
 
-// Row names shared by the phases and compare.
+// Row names of the raw baselines.
 const (
 	rowSync1     = "JetStream sync publish, 1 client"
 	rowSyncN     = "JetStream sync publish, %d clients"
@@ -111,6 +111,7 @@ func (t *rawTokens) msgs(n, run int) ([]*nats.Msg, error) {
 		if err != nil {
 			return nil, err
 		}
+		m.Subject = "raw." + strings.TrimPrefix(m.Subject, "tokens.")
 		out[i] = m
 	}
 	return out, nil
@@ -120,98 +121,6 @@ func (t *rawTokens) acked(i int, seq uint64) { t.last[i%len(t.ids)].Store(seq) }
 
 func (t *rawTokens) expect(m *nats.Msg, i int) {
 	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(t.last[i%len(t.ids)].Load(), 10))
-}
-
-// rawPhase measures the raw baselines that need no service: JetStream
-// publishes and a bare HTTP handler. The Badger baselines run in the
-// service phase, on the service's own read model.
-func (b *bench) rawPhase(ctx context.Context) error {
-	if err := b.rawJetStream(ctx); err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	if err := b.rawHTTP(ctx); err != nil {
-		return fmt.Errorf("http: %w", err)
-	}
-	return nil
-}
-
-func (b *bench) rawJetStream(ctx context.Context) error {
-	s, err := b.startJS(ctx, filepath.Join(b.root, "raw-js"))
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	// The tokens exist, one event each, as in the service phase.
-	toks := &rawTokens{ids: make([]string, b.tokens), last: make([]atomic.Uint64, b.tokens)}
-	for i := range toks.ids {
-		toks.ids[i] = uuid.NewString()
-	}
-	seed, err := toks.msgs(b.tokens, -1)
-	if err != nil {
-		return err
-	}
-	if err := publishAsync(ctx, s.js, len(seed), func(i int) (*nats.Msg, error) {
-		toks.expect(seed[i], i)
-		return seed[i], nil
-	}, toks.acked); err != nil {
-		return err
-	}
-
-	sync := func(clients, n int) func(run int) (measure, error) {
-		return func(run int) (measure, error) {
-			msgs, err := toks.msgs(n, run)
-			if err != nil {
-				return measure{}, err
-			}
-			return b.load(fmt.Sprintf("raw sync publish x%d", clients), n, clients, func(_, i int) error {
-				m := msgs[i]
-				toks.expect(m, i)
-				ack, err := s.js.PublishMsg(ctx, m)
-				if err != nil {
-					return err
-				}
-				toks.last[i%len(toks.ids)].Store(ack.Sequence)
-				return nil
-			})
-		}
-	}
-	m, runs, err := repeat(b.runs, sync(1, b.commands/2))
-	if err != nil {
-		return err
-	}
-	b.rate("raw", rowSync1, "msgs/s", m, runs)
-	m, runs, err = repeat(b.runs, sync(b.clients, b.commands))
-	if err != nil {
-		return err
-	}
-	b.rate("raw", fmt.Sprintf(rowSyncN, b.clients), "msgs/s", m, runs)
-
-	m, runs, err = repeat(b.runs, func(run int) (measure, error) {
-		n := 2 * b.commands
-		msgs, err := toks.msgs(n, 100+run)
-		if err != nil {
-			return measure{}, err
-		}
-		bar := b.bar("raw async publish", n)
-		defer bar.Close()
-		start := time.Now()
-		err = publishAsync(ctx, s.js, n, func(i int) (*nats.Msg, error) {
-			toks.expect(msgs[i], i)
-			if i%256 == 0 {
-				_ = bar.Add(256)
-			}
-			return msgs[i], nil
-		}, toks.acked)
-		elapsed := time.Since(start)
-		_ = bar.Finish()
-		return measure{N: n, Elapsed: elapsed}, err
-	})
-	if err != nil {
-		return err
-	}
-	r := b.rate("raw", rowAsync, "msgs/s", m, runs)
-	r.Note = fmt.Sprintf("window %d", asyncWindow)
-	return nil
 }
 
 // asyncWindow is how many async publishes are in flight at once, as in
@@ -274,10 +183,96 @@ func publishAsync(ctx context.Context, js jetstream.JetStream, n int, msg func(i
 // introspection.
 var bareBody = []byte(`{"active":true,"id":"0b6f1e2a-6c1d-5b8e-9f3a-2d4c6e8a0b1c","name":"token 1234","expirationDate":1798761600,"status":"ACTIVE","expired":false,"modelId":"5d8c2a1e-3b4f-5a6c-8d7e-9f0a1b2c3d4e","modelName":"bench-model","createdAt":1764190000,"updatedAt":1764190000}` + "\n")
 
-func (b *bench) rawHTTP(ctx context.Context) error {
+// rawStream is the raw JetStream baseline on the service's own server: a
+// stream with TOKEN_EVENTS' settings (natsjs.EventsStreamConfig) under
+// another name and subjects, holding as many token subjects as the service,
+// one message each, and publishes of the very messages EventStore.Append
+// sends (the same body, CloudEvents headers and a correct
+// Nats-Expected-Last-Subject-Sequence).
+type rawStream struct {
+	js   jetstream.JetStream
+	toks *rawTokens
+}
+
+const (
+	rawStreamName = "RAW_EVENTS"
+	rawSubjects   = "raw.events.>"
+)
+
+func (b *bench) newRawStream(ctx context.Context, s *jsServer) (*rawStream, error) {
+	cfg := natsjs.EventsStreamConfig(1)
+	cfg.Name, cfg.Subjects, cfg.Description = rawStreamName, []string{rawSubjects}, "tokenbench: the raw publish baseline"
+	if _, err := s.js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		return nil, err
+	}
+	r := &rawStream{js: s.js, toks: &rawTokens{ids: make([]string, b.tokens), last: make([]atomic.Uint64, b.tokens)}}
+	for i := range r.toks.ids {
+		r.toks.ids[i] = uuid.NewString()
+	}
+	seed, err := r.toks.msgs(b.tokens, -1)
+	if err != nil {
+		return nil, err
+	}
+	if err := publishAsync(ctx, s.js, len(seed), func(i int) (*nats.Msg, error) {
+		r.toks.expect(seed[i], i)
+		return seed[i], nil
+	}, r.toks.acked); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// sync publishes n messages synchronously from clients goroutines.
+func (r *rawStream) sync(ctx context.Context, b *bench, clients, n, run int) (measure, error) {
+	msgs, err := r.toks.msgs(n, run)
+	if err != nil {
+		return measure{}, err
+	}
+	return b.load(fmt.Sprintf("raw sync publish x%d", clients), n, clients, func(_, i int) error {
+		m := msgs[i]
+		r.toks.expect(m, i)
+		ack, err := r.js.PublishMsg(ctx, m)
+		if err != nil {
+			return err
+		}
+		r.toks.acked(i, ack.Sequence)
+		return nil
+	})
+}
+
+// async publishes n messages with asyncWindow in flight.
+func (r *rawStream) async(ctx context.Context, b *bench, n, run int) (measure, error) {
+	msgs, err := r.toks.msgs(n, 1000+run)
+	if err != nil {
+		return measure{}, err
+	}
+	bar := b.bar("raw async publish", n)
+	defer bar.Close()
+	start := time.Now()
+	err = publishAsync(ctx, r.js, n, func(i int) (*nats.Msg, error) {
+		r.toks.expect(msgs[i], i)
+		if i%256 == 0 {
+			_ = bar.Add(256)
+		}
+		return msgs[i], nil
+	}, r.toks.acked)
+	elapsed := time.Since(start)
+	_ = bar.Finish()
+	return measure{N: n, Elapsed: elapsed}, err
+}
+
+// bareHTTP is a bare net/http server answering every request with a fixed
+// JSON body, the ceiling of any handler on this machine.
+type bareHTTP struct {
+	srv *http.Server
+	url string
+	c   *http.Client
+}
+
+func (b *bench) startBare() (*bareHTTP, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -286,18 +281,16 @@ func (b *bench) rawHTTP(ctx context.Context) error {
 		_, _ = w.Write(bareBody)
 	})}
 	go srv.Serve(ln)
-	defer srv.Close()
-	url := "http://" + ln.Addr().String() + "/v1/introspect"
-	c := newHTTPClient(b.clients)
-	defer c.CloseIdleConnections()
-	get := func(_, i int) error { return send(c, "POST", url, "", `{"token":"tkn_x"}`, 200, nil) }
-	if _, err := b.load("warm-up", 2000, b.clients, get); err != nil {
-		return err
-	}
-	m, runs, err := repeat(b.runs, func(int) (measure, error) { return b.load("bare net/http", b.reads, b.clients, get) })
-	if err != nil {
-		return err
-	}
-	b.rate("raw", fmt.Sprintf(rowBareHTTP, b.clients), "req/s", m, runs)
-	return nil
+	return &bareHTTP{srv: srv, url: "http://" + ln.Addr().String() + "/v1/introspect", c: newHTTPClient(b.clients)}, nil
+}
+
+func (h *bareHTTP) run(b *bench, n int) (measure, error) {
+	return b.load("bare net/http", n, b.clients, func(_, i int) error {
+		return send(h.c, "POST", h.url, "", `{"token":"tkn_x"}`, 200, nil)
+	})
+}
+
+func (h *bareHTTP) close() {
+	h.c.CloseIdleConnections()
+	_ = h.srv.Close()
 }

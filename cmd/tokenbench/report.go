@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 )
@@ -25,12 +26,17 @@ type Row struct {
 	// always better than the baseline).
 	Baseline string   `json:"baseline,omitempty"`
 	Ratio    *float64 `json:"ratio,omitempty"`
+	// Paired is true when Ratio is the median of per-run ratios of runs
+	// taken back to back with the baseline's.
+	Paired bool `json:"paired,omitempty"`
 	// Target is the issue's target in words; Pass whether it held.
 	Target string `json:"target,omitempty"`
 	Pass   *bool  `json:"pass,omitempty"`
 	// Runs are the rates of every repeated run; Value is their median.
 	Runs []float64 `json:"runs,omitempty"`
 	Note string    `json:"note,omitempty"`
+
+	child bool // measured in a child process (the large read model)
 }
 
 // Report is the JSON document -json writes.
@@ -80,21 +86,28 @@ func (b *bench) row(name string) *Row {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, r := range b.report.Rows {
-		if r.Name == name {
+		if r.Name == name && !r.child {
 			return r
 		}
 	}
 	return nil
 }
 
-// against sets r's ratio to the row named base (a throughput: r / base).
+// against sets r's ratio to the row named base (a throughput: r / base):
+// the median of the per-run ratios when the two were measured in the same
+// rounds, else the ratio of their medians.
 func (b *bench) against(r *Row, base string) *Row {
 	br := b.row(base)
 	if r == nil || br == nil || br.Value == 0 {
 		return r
 	}
 	r.Baseline = base
-	r.Ratio = f(r.Value / br.Value)
+	if v, ok := b.pairedRatio(r.Name, base); ok {
+		r.Ratio = f(v)
+		r.Paired = true
+	} else {
+		r.Ratio = f(r.Value / br.Value)
+	}
 	return r
 }
 
@@ -153,6 +166,9 @@ func (b *bench) writeTable(w io.Writer) {
 		ratio := ""
 		if r.Ratio != nil {
 			ratio = fmt.Sprintf("%.2f", *r.Ratio)
+			if !r.Paired && r.Unit != "×" {
+				ratio += "¹"
+			}
 		}
 		res := ""
 		if r.Pass != nil {
@@ -168,6 +184,7 @@ func (b *bench) writeTable(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %s | %s %s | %s | %s | %s | %s | %s | %s |\n",
 			r.Group, name, fmtNum(r.Value), r.Unit, p50, p99, r.Baseline, ratio, r.Target, res)
 	}
+	fmt.Fprintln(w, "\nRatios are medians of per-run ratios, each run taken back to back with its baseline's; ¹ marks a ratio of medians of runs taken apart.")
 	if len(rep.Failed) > 0 {
 		fmt.Fprintf(w, "\nPhases that failed: %s\n", strings.Join(rep.Failed, "; "))
 	}
@@ -216,4 +233,79 @@ func (b *bench) writeJSON(path string) error {
 		return err
 	}
 	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// meas is one measurement of a round: its row and how to take it.
+type meas struct {
+	group, name, unit, note string
+	fn                      func(run int) (measure, error)
+}
+
+// rounds takes every measurement of ms once per run, in order, so that a
+// figure and its baseline are measured back to back, under the same load
+// from the rest of the machine. Each row's value is the median of all its
+// runs (a baseline measured in several rounds keeps all of them); the
+// ratio of any two measurements of a round is kept per run, and compare
+// reports the median of those per-run ratios, which the shared machine's
+// swings move far less than either figure.
+func (b *bench) rounds(runs int, ms ...meas) error {
+	for run := range max(runs, 1) {
+		got := make([]float64, len(ms))
+		for i, m := range ms {
+			x, err := m.fn(run)
+			if err != nil {
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			b.record(m, x)
+			got[i] = x.Rate()
+		}
+		b.mu.Lock()
+		for i, a := range ms {
+			for j, c := range ms {
+				if i != j && got[j] > 0 {
+					k := a.name + " ÷ " + c.name
+					b.ratioRuns[k] = append(b.ratioRuns[k], got[i]/got[j])
+				}
+			}
+		}
+		b.mu.Unlock()
+	}
+	return nil
+}
+
+// record adds one run of a throughput measurement to its row.
+func (b *bench) record(m meas, x measure) {
+	b.mu.Lock()
+	r := b.series[m.name]
+	if r == nil {
+		r = &Row{Group: m.group, Name: m.name, Unit: m.unit, Note: m.note}
+		b.series[m.name] = r
+		b.report.Rows = append(b.report.Rows, r)
+	}
+	b.measures[m.name] = append(b.measures[m.name], x)
+	all := append([]measure(nil), b.measures[m.name]...)
+	b.mu.Unlock()
+	sort.Slice(all, func(i, j int) bool { return all[i].Rate() < all[j].Rate() })
+	med := all[len(all)/2]
+	r.Value = med.Rate()
+	r.Runs = r.Runs[:0]
+	for _, a := range all {
+		r.Runs = append(r.Runs, a.Rate())
+	}
+	r.P50Ms, r.P99Ms = nil, nil
+	if med.P50 > 0 {
+		r.P50Ms, r.P99Ms = ms(med.P50), ms(med.P99)
+	}
+}
+
+// pairedRatio returns the median of the per-run ratios a ÷ c, when the two
+// were measured in the same rounds.
+func (b *bench) pairedRatio(a, c string) (float64, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v := b.ratioRuns[a+" ÷ "+c]
+	if len(v) == 0 {
+		return 0, false
+	}
+	return median(v), true
 }

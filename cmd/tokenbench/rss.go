@@ -102,11 +102,11 @@ func (b *bench) rssPhase(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("serve child: %w", err)
 	}
-	b.add(&Row{Group: group, Name: rowRSS1M, Value: sv.VmHWM / 1024, Unit: "MiB",
+	b.add(&Row{Group: group, Name: rowRSS1M, Value: sv.VmHWM / 1024, Unit: "MiB", child: false,
 		Note: fmt.Sprintf("VmHWM of a child running the service under the HTTP load below; %.0f MiB after start, %.0f MiB at the end, Go heap in use %.0f MiB",
 			sv.IdleRSS/1024, sv.VmRSS/1024, float64(sv.HeapInuse)/(1<<20))})
 	for _, r := range sv.Rows {
-		r.Group = group
+		r.Group, r.child = group, true
 		b.add(r)
 	}
 	return nil
@@ -121,6 +121,12 @@ func (b *bench) spawn(ctx context.Context, kind, dir string) (childResult, error
 	cmd := exec.CommandContext(ctx, exe, "-child", kind, "-child-dir", dir,
 		"-clients", strconv.Itoa(b.clients), "-reads", strconv.Itoa(b.reads), "-commands", strconv.Itoa(b.commands),
 		"-progress="+strconv.FormatBool(b.progress))
+	if b.memProfile != "" {
+		cmd.Args = append(cmd.Args, "-memprofile", b.memProfile+"."+kind)
+	}
+	if b.cpuProfile != "" {
+		cmd.Args = append(cmd.Args, "-cpuprofile", b.cpuProfile+"."+kind)
+	}
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = os.Stderr
@@ -139,6 +145,14 @@ func (b *bench) spawn(ctx context.Context, kind, dir string) (childResult, error
 func (b *bench) runChild(ctx context.Context, stdout io.Writer) int {
 	var res childResult
 	var err error
+	if b.cpuProfile != "" {
+		stop, err := startCPUProfile(b.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "tokenbench child %s: %v\n", b.child, err)
+			return 1
+		}
+		defer stop()
+	}
 	switch b.child {
 	case "rebuild":
 		res, err = b.childRebuild(ctx)
@@ -249,5 +263,5 @@ func (b *bench) childServe(ctx context.Context) (childResult, error) {
 	if err := s.settle(ctx); err != nil {
 		return res, err
 	}
-	return res, nil
+	return res, b.heapProfile()
 }

@@ -36,6 +36,10 @@ type service struct {
 	url     string
 	http    *http.Client
 
+	raw  *rawStream // the raw publish baseline, on this server
+	bare *bareHTTP  // the bare net/http baseline
+	peer *peer      // the Watermill peer, on its own server
+
 	admin   string // the admin license
 	license string // its id, the actor of in-process commands
 	model   string

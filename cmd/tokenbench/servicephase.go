@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,9 +41,15 @@ const (
 	rowSmallRebuild = "Rebuild of the service's stream"
 )
 
+// serviceSteps names the steps of the service phase, for -steps.
+var serviceSteps = []string{"commands", "cold", "http-commands", "nats", "lag", "reads", "revocation", "catchup", "lookups"}
+
 func newEventStore(s *jsServer) *natsjs.EventStore { return natsjs.NewEventStore(s.js) }
 
-// servicePhase runs tokend in process and measures it.
+// servicePhase runs tokend in process, with its raw baselines (on the
+// service's own JetStream server, a bare net/http server, Badger on the
+// service's own read model) and the Watermill peer (on its own server),
+// each figure measured in rounds back to back with what it is compared to.
 func (b *bench) servicePhase(ctx context.Context) error {
 	dir := filepath.Join(b.root, "service")
 	s, err := b.startService(ctx, dir)
@@ -53,28 +62,52 @@ func (b *bench) servicePhase(ctx context.Context) error {
 			s.close()
 		}
 	}()
+	if s.raw, err = b.newRawStream(ctx, s.js); err != nil {
+		return fmt.Errorf("raw stream: %w", err)
+	}
+	if s.bare, err = b.startBare(); err != nil {
+		return err
+	}
+	defer s.bare.close()
+	if s.peer, err = b.startPeer(ctx); err != nil {
+		return fmt.Errorf("peer: %w", err)
+	}
+	defer s.peer.close()
+
 	m, err := s.issue(ctx, b.tokens)
 	if err != nil {
 		return fmt.Errorf("issue: %w", err)
 	}
-	b.rate("service", rowIssue, "commands/s", m, nil)
+	b.record(meas{group: "service", name: rowIssue, unit: "commands/s"}, m)
+	if m, err = s.peer.issue(ctx); err != nil {
+		return fmt.Errorf("peer issue: %w", err)
+	}
+	b.record(meas{group: "peer", name: rowPeerIssue, unit: "commands/s"}, m)
+	// One sequential client: the round trip of one publish.
+	if m, err = s.raw.sync(ctx, b, 1, b.commands/4, -2); err != nil {
+		return err
+	}
+	b.record(meas{group: "raw", name: rowSync1, unit: "msgs/s"}, m)
 
 	steps := []struct {
 		name string
 		fn   func(context.Context, *service) error
 	}{
-		{"commands in-process", b.commandsInProcess},
-		{"commands cold", b.commandsCold},
-		{"commands HTTP", b.commandsHTTP},
-		{"commands NATS", b.commandsNATS},
+		{"commands", b.commandsInProcess},
+		{"cold", b.commandsCold},
+		{"http-commands", b.commandsHTTP},
+		{"nats", b.commandsNATS},
 		{"lag", b.lag},
-		{"reads HTTP", b.readsHTTP},
+		{"reads", b.readsHTTP},
 		{"revocation", b.revocation},
-		{"projector catch-up", b.catchUp},
+		{"catchup", b.catchUp},
 	}
 	for _, st := range steps {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if b.steps != "" && !slices.Contains(strings.Split(b.steps, ","), st.name) {
+			continue
 		}
 		b.log.Info("step", "name", st.name, "load", loadAvg())
 		if err := st.fn(ctx, s); err != nil {
@@ -82,15 +115,21 @@ func (b *bench) servicePhase(ctx context.Context) error {
 			b.log.Error("step failed", "name", st.name, "err", err)
 		}
 	}
-	b.rssRow(rowRSSService, "whole process: embedded JetStream, Badger, HTTP, load generators")
+	b.rssRow(rowRSSService, "whole process: embedded JetStream, Badger, HTTP, the peer's server, load generators")
+	if err := b.heapProfile(); err != nil {
+		return err
+	}
 
-	// The Badger baselines run on the service's own read model, with the
-	// service stopped, against the store's own lookups on the same files.
+	// The Badger Get baselines run on the service's own read model, with
+	// the service stopped, against the store's own lookups on the same files.
 	if err := s.settle(ctx); err != nil {
 		return err
 	}
 	s.close()
 	closed = true
+	if b.steps != "" && !slices.Contains(strings.Split(b.steps, ","), "lookups") {
+		return nil
+	}
 	if err := b.lookups(ctx, s); err != nil {
 		return fmt.Errorf("lookups: %w", err)
 	}
@@ -105,52 +144,64 @@ func (s *service) renameCmd(i, run int) domain.Command {
 		Actor: s.actor(), Body: domain.RenameToken{Name: fmt.Sprintf("token %d r%d.%d", k, run, i)}}
 }
 
+// syncBase is the raw baseline of the command paths: the same messages
+// published synchronously from as many clients.
+func (b *bench) syncBase(ctx context.Context, s *service) meas {
+	return meas{group: "raw", name: fmt.Sprintf(rowSyncN, b.clients), unit: "msgs/s",
+		fn: func(run int) (measure, error) { return s.raw.sync(ctx, b, b.clients, b.commands, run) }}
+}
+
+// peerCommands is the peer's command run.
+func (b *bench) peerCommands(ctx context.Context, s *service) meas {
+	return meas{group: "peer", name: rowPeerCmd, unit: "commands/s", note: "watermill-nats publisher and router, 1 subscriber",
+		fn: func(run int) (measure, error) { return s.peer.commandRun(ctx, run) }}
+}
+
 func (b *bench) commandsInProcess(ctx context.Context, s *service) error {
-	m, runs, err := repeat(b.runs, func(run int) (measure, error) {
-		return b.load("commands in-process", b.commands, b.clients, func(_, i int) error {
-			_, err := s.svc.Execute(ctx, s.renameCmd(i, run))
-			return err
-		})
-	})
+	err := b.rounds(b.runs, b.syncBase(ctx, s),
+		meas{group: "service", name: rowCmdInproc, unit: "commands/s", fn: func(run int) (measure, error) {
+			return b.load("commands in-process", b.commands, b.clients, func(_, i int) error {
+				_, err := s.svc.Execute(ctx, s.renameCmd(i, run))
+				return err
+			})
+		}},
+		b.peerCommands(ctx, s))
 	if err != nil {
 		return err
 	}
-	b.rate("service", rowCmdInproc, "commands/s", m, runs)
 	return s.settle(ctx)
 }
 
 // commandsCold runs one command on every token with a fresh command
-// service, whose cache is empty: each command loads its token from the log
-// (EventStore.Load, a batched direct get).
+// service, whose cache is empty.
 func (b *bench) commandsCold(ctx context.Context, s *service) error {
-	m, runs, err := repeat(b.runs, func(run int) (measure, error) {
-		svc := commands.New(s.events, s.store, commands.Config{Logger: b.quiet})
-		n := len(s.tokens)
-		return b.load("commands in-process, cold", n, b.clients, func(_, i int) error {
-			_, err := svc.Execute(ctx, s.renameCmd(i, 50+run))
-			return err
-		})
-	})
+	err := b.rounds(b.runs, b.syncBase(ctx, s),
+		meas{group: "service", name: rowCmdCold, unit: "commands/s", note: "a fresh command service, one command per token",
+			fn: func(run int) (measure, error) {
+				svc := commands.New(s.events, s.store, commands.Config{Logger: b.quiet})
+				return b.load("commands in-process, cold", len(s.tokens), b.clients, func(_, i int) error {
+					_, err := svc.Execute(ctx, s.renameCmd(i, 50+run))
+					return err
+				})
+			}})
 	if err != nil {
 		return err
 	}
-	r := b.rate("service", rowCmdCold, "commands/s", m, runs)
-	r.Note = "fresh command service: a Load per command"
 	return s.settle(ctx)
 }
 
 func (b *bench) commandsHTTP(ctx context.Context, s *service) error {
-	m, runs, err := repeat(b.runs, func(run int) (measure, error) {
-		return b.load("commands HTTP PATCH", b.commands, b.clients, func(_, i int) error {
-			k := i % len(s.tokens)
-			body := `{"name":"token ` + strconv.Itoa(k) + " h" + strconv.Itoa(run) + "." + strconv.Itoa(i) + `"}`
-			return send(s.http, "PATCH", s.url+"/v1/tokens/"+s.tokens[k].id, s.admin, body, 200, nil)
-		})
-	})
+	err := b.rounds(b.runs, b.syncBase(ctx, s),
+		meas{group: "service", name: rowCmdHTTP, unit: "commands/s", fn: func(run int) (measure, error) {
+			return b.load("commands HTTP PATCH", b.commands, b.clients, func(_, i int) error {
+				k := i % len(s.tokens)
+				body := `{"name":"token ` + strconv.Itoa(k) + " h" + strconv.Itoa(run) + "." + strconv.Itoa(i) + `"}`
+				return send(s.http, "PATCH", s.url+"/v1/tokens/"+s.tokens[k].id, s.admin, body, 200, nil)
+			})
+		}})
 	if err != nil {
 		return err
 	}
-	b.rate("service", rowCmdHTTP, "commands/s", m, runs)
 	return s.settle(ctx)
 }
 
@@ -229,17 +280,20 @@ func (b *bench) readsHTTP(ctx context.Context, s *service) error {
 			return nil
 		}},
 	}
+	bare := meas{group: "raw", name: fmt.Sprintf(rowBareHTTP, b.clients), unit: "req/s",
+		fn: func(int) (measure, error) { return s.bare.run(b, b.reads) }}
+	if _, err := s.bare.run(b, min(2000, b.reads)); err != nil { // warm-up
+		return err
+	}
 	for _, rd := range reads {
 		if _, err := b.load("warm-up", min(2000, b.reads), b.clients, func(_, i int) error { return rd.op(i) }); err != nil {
 			return err
 		}
-		m, runs, err := repeat(b.runs, func(int) (measure, error) {
+		if err := b.rounds(b.runs, bare, meas{group: "service", name: rd.name, unit: "req/s", fn: func(int) (measure, error) {
 			return b.load(rd.name, b.reads, b.clients, func(_, i int) error { return rd.op(i) })
-		})
-		if err != nil {
+		}}); err != nil {
 			return err
 		}
-		b.rate("service", rd.name, "req/s", m, runs)
 	}
 	return nil
 }
@@ -294,63 +348,95 @@ func (b *bench) revocation(ctx context.Context, s *service) error {
 	return nil
 }
 
-// catchUp projects the service's whole stream into a fresh read model with
-// a new projector, as after `rm -r readmodel` without a rebuild: events/s
-// and keys written per second, the projector's batched throughput.
+// catchUp measures the projector's batched throughput: a new projector
+// applies the service's stream from its start into a fresh read model (as
+// after `rm -r readmodel` without a rebuild) up to limit events; the keys
+// it wrote are then written again with a raw Badger WriteBatch into another
+// fresh directory (its keys/s baseline); and the peer's projection applies
+// the first limit events of its own stream.
 func (b *bench) catchUp(ctx context.Context, s *service) error {
 	last, err := s.lastSeq(ctx)
 	if err != nil {
 		return err
 	}
-	var keys []float64
-	m, runs, err := repeat(b.runs, func(run int) (measure, error) {
-		store, err := projections.Open(filepath.Join(b.root, fmt.Sprintf("catchup-%d", run), projections.ReadModelDir), projections.Options{Logger: b.quiet})
-		if err != nil {
-			return measure{}, err
-		}
-		defer store.Close()
-		p := projections.NewProjector(store, s.js.js, b.quiet)
-		pctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		bar := b.bar("projector catch-up", int(last))
-		start := time.Now()
-		go func() { done <- p.Run(pctx) }()
-		stopBar := make(chan struct{})
-		go func() {
-			t := time.NewTicker(100 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-stopBar:
-					return
-				case <-t.C:
-					_ = bar.Set64(int64(store.Checkpoint()))
-				}
-			}
-		}()
-		err = store.WaitFor(ctx, last, 5*time.Minute)
-		elapsed := time.Since(start)
-		close(stopBar)
-		_ = bar.Finish()
-		bar.Close()
-		cancel()
-		<-done
-		if err != nil {
-			return measure{}, err
-		}
-		k := float64(keysWritten(store))
-		keys = append(keys, k/elapsed.Seconds())
-		return measure{N: int(last), Elapsed: elapsed}, nil
-	})
+	limit := min(last, uint64(max(4*b.commands, 2000)))
+	peerTotal, err := s.peer.events(ctx)
 	if err != nil {
 		return err
 	}
-	r := b.rate("service", rowCatchUp, "events/s", m, runs)
-	r.Note = fmt.Sprintf("%d events: issues, renames, suspensions, cancellations", last)
-	if kw := median(keys); kw > 0 {
-		b.add(&Row{Group: "service", Name: rowCatchUpKeys, Value: kw, Unit: "keys/s", Runs: keys})
+	peerLimit := min(int(limit), peerTotal)
+	var kvs []kv
+	var keys uint64
+	return b.rounds(b.runs,
+		meas{group: "service", name: rowCatchUp, unit: "events/s",
+			note: fmt.Sprintf("the first %d of %d events: issues, renames, suspensions, cancellations", limit, last),
+			fn: func(run int) (measure, error) {
+				dir := filepath.Join(b.root, fmt.Sprintf("catchup-%d", run), projections.ReadModelDir)
+				m, k, err := b.projectInto(ctx, s, dir, limit)
+				if err != nil {
+					return m, err
+				}
+				keys = k
+				kvs, err = scanKVs(dir)
+				os.RemoveAll(filepath.Dir(dir))
+				return m, err
+			}},
+		meas{group: "service", name: rowCatchUpKeys, unit: "keys/s",
+			fn: func(run int) (measure, error) {
+				// Derived from the run above: the same elapsed time.
+				rs := b.measures[rowCatchUp]
+				m := rs[len(rs)-1]
+				return measure{N: int(keys), Elapsed: m.Elapsed}, nil
+			}},
+		meas{group: "raw", name: rowWB, unit: "keys/s", note: "the keys and values the projector left, into a fresh directory",
+			fn: func(run int) (measure, error) {
+				return writeBatch(filepath.Join(b.root, fmt.Sprintf("raw-badger-%d", run)), kvs)
+			}},
+		meas{group: "peer", name: rowPeerProj, unit: "events/s",
+			note: fmt.Sprintf("the first %d of %d events, one Badger transaction and AckSync each", peerLimit, peerTotal),
+			fn:   func(run int) (measure, error) { return s.peer.projectRun(ctx, run, peerLimit) }},
+	)
+}
+
+// projectInto runs a new projector over the service's stream into a fresh
+// store in dir until it has applied limit events, and returns the time it
+// took and the keys it wrote.
+func (b *bench) projectInto(ctx context.Context, s *service, dir string, limit uint64) (measure, uint64, error) {
+	store, err := projections.Open(dir, projections.Options{Logger: b.quiet})
+	if err != nil {
+		return measure{}, 0, err
 	}
-	return nil
+	defer store.Close()
+	p := projections.NewProjector(store, s.js.js, b.quiet)
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	bar := b.bar("projector catch-up", int(limit))
+	defer bar.Close()
+	start := time.Now()
+	go func() { done <- p.Run(pctx) }()
+	stopBar := make(chan struct{})
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopBar:
+				return
+			case <-t.C:
+				_ = bar.Set64(int64(store.Checkpoint()))
+			}
+		}
+	}()
+	err = store.WaitFor(ctx, limit, 5*time.Minute)
+	elapsed := time.Since(start)
+	keys := keysWritten(store)
+	close(stopBar)
+	_ = bar.Finish()
+	cancel()
+	<-done
+	// The last batch may have gone a little past limit: count its events.
+	n := store.Checkpoint()
+	return measure{N: int(n), Elapsed: elapsed}, keys, err
 }
 
 func median(v []float64) float64 {
