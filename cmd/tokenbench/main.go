@@ -64,6 +64,7 @@ type config struct {
 	tmp         string
 	child       string
 	childDir    string
+	natsURL     string
 	keep        bool
 }
 
@@ -120,6 +121,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory")
 	fs.StringVar(&c.child, "child", "", "internal: run one measurement in a child process (rebuild, serve)")
 	fs.StringVar(&c.childDir, "child-dir", "", "internal: the child's data directory")
+	fs.StringVar(&c.natsURL, "child-nats", "", "internal: the NATS server of a serve child (empty: embedded)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

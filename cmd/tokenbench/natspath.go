@@ -72,7 +72,7 @@ func (b *bench) commandsNATS(ctx context.Context, s *service) error {
 		return err
 	}
 	in, err := natsintake.Start(ctx, natsintake.Config{
-		URL: s.js.emb.ClientURL(), JS: s.js.js, Commands: s.svc, Licenses: s.store,
+		URL: s.js.url, JS: s.js.js, Commands: s.svc, Licenses: s.store,
 		Outcomes: outcomes, Metrics: s.api.Metrics(), Logger: b.quiet,
 	})
 	if err != nil {
@@ -80,7 +80,7 @@ func (b *bench) commandsNATS(ctx context.Context, s *service) error {
 	}
 	defer in.Close()
 	// The clients' own connection, as a separate process would have.
-	nc, js, err := natsjs.Connect(s.js.emb.ClientURL(), "tokenbench-client", b.quiet)
+	nc, js, err := natsjs.Connect(s.js.url, "tokenbench-client", b.quiet)
 	if err != nil {
 		return err
 	}

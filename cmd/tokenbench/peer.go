@@ -95,7 +95,7 @@ func (b *bench) startPeer(ctx context.Context) (*peer, error) {
 		p.close()
 		return nil, err
 	}
-	if p.pubConn, err = nats.Connect(js.emb.ClientURL(), nats.Name("peer-publisher")); err != nil {
+	if p.pubConn, err = nats.Connect(js.url, nats.Name("peer-publisher")); err != nil {
 		p.close()
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func (p *peer) close() {
 // The subscriber gets a connection of its own: closing it closes its
 // connection.
 func (p *peer) subscriber(durable string) (*wmnats.Subscriber, error) {
-	nc, err := nats.Connect(p.js.emb.ClientURL(), nats.Name("peer-"+durable))
+	nc, err := nats.Connect(p.js.url, nats.Name("peer-"+durable))
 	if err != nil {
 		return nil, err
 	}

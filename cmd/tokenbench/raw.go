@@ -30,10 +30,11 @@ const (
 	rowBareHTTP  = "bare net/http, fixed JSON, %d connections"
 )
 
-// jsServer is an embedded JetStream server in its own directory, with the
-// service's streams, for one phase.
+// jsServer is a JetStream server for one phase, with the service's
+// streams: embedded in its own directory, or (emb nil) reached at a URL.
 type jsServer struct {
 	emb *natsjs.Embedded
+	url string
 	nc  *nats.Conn
 	js  jetstream.JetStream
 }
@@ -43,29 +44,39 @@ func (b *bench) startJS(ctx context.Context, dir string) (*jsServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	nc, _, err := natsjs.Connect(emb.ClientURL(), "tokenbench", b.quiet)
+	s, err := b.connectJS(ctx, emb.ClientURL())
 	if err != nil {
 		emb.Shutdown()
+		return nil, err
+	}
+	s.emb = emb
+	return s, nil
+}
+
+// connectJS connects to the server at url and ensures the streams.
+func (b *bench) connectJS(ctx context.Context, url string) (*jsServer, error) {
+	nc, _, err := natsjs.Connect(url, "tokenbench", b.quiet)
+	if err != nil {
 		return nil, err
 	}
 	// A larger async window than the default 4,000 for the bulk loads.
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(8192))
 	if err != nil {
 		nc.Close()
-		emb.Shutdown()
 		return nil, err
 	}
 	if err := natsjs.EnsureStreams(ctx, js, 1); err != nil {
 		nc.Close()
-		emb.Shutdown()
 		return nil, err
 	}
-	return &jsServer{emb: emb, nc: nc, js: js}, nil
+	return &jsServer{url: url, nc: nc, js: js}, nil
 }
 
 func (s *jsServer) close() {
 	s.nc.Close()
-	s.emb.Shutdown()
+	if s.emb != nil {
+		s.emb.Shutdown()
+	}
 }
 
 // renamed is the event a RenameToken command of the service emits, with

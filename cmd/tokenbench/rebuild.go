@@ -34,7 +34,7 @@ func (b *bench) rebuildPhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	took, err := b.publishHistory(ctx, s, h, "rebuild: publish events")
+	took, err := b.publishHistory(ctx, s, h, "rebuild: publish events", false)
 	if err != nil {
 		return err
 	}

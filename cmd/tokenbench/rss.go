@@ -20,7 +20,8 @@ import (
 )
 
 const (
-	rowRSS1M        = "peak RSS of tokend serving the read model"
+	rowRSS1M        = "peak RSS of tokend serving the read model, embedded JetStream"
+	rowRSSExt       = "peak RSS of tokend serving the read model, JetStream in another process"
 	rowRSSRebuild   = "peak RSS of tokend rebuild"
 	rowChildRebuild = "tokend rebuild (child process)"
 )
@@ -68,7 +69,7 @@ func (b *bench) rssPhase(ctx context.Context) error {
 		s.close()
 		return err
 	}
-	if _, err := b.publishHistory(ctx, s, h, fmt.Sprintf("rss: publish %d tokens", b.rssTokens)); err != nil {
+	if _, err := b.publishHistory(ctx, s, h, fmt.Sprintf("rss: publish %d tokens", b.rssTokens), true); err != nil {
 		s.close()
 		return err
 	}
@@ -89,7 +90,7 @@ func (b *bench) rssPhase(ctx context.Context) error {
 	runtime.GC()
 
 	group := fmt.Sprintf("%d tokens", b.rssTokens)
-	rb, err := b.spawn(ctx, "rebuild", dir)
+	rb, err := b.spawn(ctx, "rebuild", dir, "")
 	if err != nil {
 		return fmt.Errorf("rebuild child: %w", err)
 	}
@@ -98,22 +99,37 @@ func (b *bench) rssPhase(ctx context.Context) error {
 	b.add(&Row{Group: group, Name: rowRSSRebuild, Value: rb.VmHWM / 1024, Unit: "MiB",
 		Note: "VmHWM of the child process"})
 
-	sv, err := b.spawn(ctx, "serve", dir)
+	sv, err := b.spawn(ctx, "serve", dir, "")
 	if err != nil {
 		return fmt.Errorf("serve child: %w", err)
 	}
-	b.add(&Row{Group: group, Name: rowRSS1M, Value: sv.VmHWM / 1024, Unit: "MiB", child: false,
-		Note: fmt.Sprintf("VmHWM of a child running the service under the HTTP load below; %.0f MiB after start, %.0f MiB at the end, Go heap in use %.0f MiB",
+	b.add(&Row{Group: group, Name: rowRSS1M, Value: sv.VmHWM / 1024, Unit: "MiB",
+		Note: fmt.Sprintf("VmHWM of a child running the service with its embedded JetStream under the HTTP load below; %.0f MiB after start, %.0f MiB at the end, Go heap in use %.0f MiB",
 			sv.IdleRSS/1024, sv.VmRSS/1024, float64(sv.HeapInuse)/(1<<20))})
 	for _, r := range sv.Rows {
 		r.Group, r.child = group, true
 		b.add(r)
 	}
+
+	// The same with the JetStream server in another process (--nats-url):
+	// what tokend itself holds.
+	emb, err := natsjs.StartEmbedded(natsjs.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: filepath.Join(dir, "jetstream"), Logger: b.quiet})
+	if err != nil {
+		return err
+	}
+	defer emb.Shutdown()
+	sx, err := b.spawn(ctx, "serve", dir, emb.ClientURL())
+	if err != nil {
+		return fmt.Errorf("serve child with an external server: %w", err)
+	}
+	b.add(&Row{Group: group, Name: rowRSSExt, Value: sx.VmHWM / 1024, Unit: "MiB",
+		Note: fmt.Sprintf("VmHWM of a child running the service with --nats-url, the same load; %.0f MiB after start, %.0f MiB at the end, Go heap in use %.0f MiB",
+			sx.IdleRSS/1024, sx.VmRSS/1024, float64(sx.HeapInuse)/(1<<20))})
 	return nil
 }
 
 // spawn runs this binary as a child measurement and decodes its result.
-func (b *bench) spawn(ctx context.Context, kind, dir string) (childResult, error) {
+func (b *bench) spawn(ctx context.Context, kind, dir, natsURL string) (childResult, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return childResult{}, err
@@ -121,11 +137,16 @@ func (b *bench) spawn(ctx context.Context, kind, dir string) (childResult, error
 	cmd := exec.CommandContext(ctx, exe, "-child", kind, "-child-dir", dir,
 		"-clients", strconv.Itoa(b.clients), "-reads", strconv.Itoa(b.reads), "-commands", strconv.Itoa(b.commands),
 		"-progress="+strconv.FormatBool(b.progress))
+	suffix := kind
+	if natsURL != "" {
+		cmd.Args = append(cmd.Args, "-child-nats", natsURL)
+		suffix += "-ext"
+	}
 	if b.memProfile != "" {
-		cmd.Args = append(cmd.Args, "-memprofile", b.memProfile+"."+kind)
+		cmd.Args = append(cmd.Args, "-memprofile", b.memProfile+"."+suffix)
 	}
 	if b.cpuProfile != "" {
-		cmd.Args = append(cmd.Args, "-cpuprofile", b.cpuProfile+"."+kind)
+		cmd.Args = append(cmd.Args, "-cpuprofile", b.cpuProfile+"."+suffix)
 	}
 	var out bytes.Buffer
 	cmd.Stdout = &out

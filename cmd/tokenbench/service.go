@@ -67,7 +67,11 @@ func (b *bench) startServiceWith(ctx context.Context, dir, admin string) (*servi
 		return nil, err
 	}
 	s.store = store
-	s.js, err = b.startJS(ctx, filepath.Join(dir, "jetstream"))
+	if b.natsURL != "" {
+		s.js, err = b.connectJS(ctx, b.natsURL) // --nats-url: the server is another process
+	} else {
+		s.js, err = b.startJS(ctx, filepath.Join(dir, "jetstream"))
+	}
 	if err != nil {
 		store.Close()
 		return nil, err
