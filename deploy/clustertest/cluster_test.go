@@ -321,10 +321,11 @@ func (c *cluster) waitNodesHealthy(timeout time.Duration, idx ...int) time.Durat
 func (c *cluster) startReplica(i int) {
 	c.t.Helper()
 	r := c.replicas[i]
+	urls := c.natsURLs()
 	r.p = startProc(c.t, "tokend "+r.name, filepath.Join(c.dir, "tokend-"+r.name+".log"),
 		[]string{"TOKEND_ADMIN_LICENSE=" + c.license},
 		filepath.Join(binDir, "tokend"), "serve",
-		"--nats-url", c.natsURLs(), "--replicas", "3",
+		"--nats-url", urls, "--replicas", "3",
 		"--data-dir", r.dataDir, "--http", r.addr, "--rate-limit", "off")
 }
 

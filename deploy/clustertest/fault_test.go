@@ -213,6 +213,7 @@ func TestFaults(t *testing.T) {
 	}
 	refused := fmt.Sprint(l.refused)
 	unexpected := append([]string(nil), l.unexpect...)
+	stale := append([]string(nil), l.stale...)
 	l.mu.Unlock()
 	kinds := map[opKind]int{}
 	retried := 0
@@ -229,6 +230,15 @@ func TestFaults(t *testing.T) {
 		final.took.Round(time.Millisecond), final.lastSeq, final.tokens, final.auditEntries, len(secrets), len(c.nodes)+len(c.replicas))
 	for _, u := range unexpected {
 		t.Errorf("unexpected refusal: %s", u)
+	}
+	if len(stale) > 0 {
+		rep.printf("KNOWN BUG: %d refusals of tokens or models that exist (decided on a stale view of the log; see knownStale):", len(stale))
+		for _, s := range stale {
+			rep.printf("  %s", s)
+		}
+		if os.Getenv("CLUSTERTEST_KNOWN_BUGS") == "1" {
+			t.Errorf("%d refusals decided on a stale view of the log", len(stale))
+		}
 	}
 
 	out := strings.Join(rep.lines, "\n")
