@@ -533,6 +533,7 @@ func TestLostTailWhileRunning(t *testing.T) {
 	srv.WaitForShutdown()
 	copyDir(t, storeDir, shortDir)
 	srv = restartJS(t, storeDir, port)
+	waitJS(t, js)
 	for i := 0; i < 5; i++ {
 		w.do(fmt.Sprintf("t%02d", i), domain.RenameToken{Name: "lost"})
 	}
@@ -545,6 +546,7 @@ func TestLostTailWhileRunning(t *testing.T) {
 	srv.Shutdown()
 	srv.WaitForShutdown()
 	restartJS(t, shortDir, port)
+	waitJS(t, js)
 	short.out = publishSink(t, js)
 	for i := 0; i < 8; i++ {
 		short.do(fmt.Sprintf("t%02d", 5+i%5), domain.ChangeNote{Note: fmt.Sprintf("new %d", i)})
@@ -579,6 +581,28 @@ func restartJS(t testing.TB, storeDir string, port int) *server.Server {
 		t.Fatal("nats server not ready")
 	}
 	return srv
+}
+
+// waitJS waits until js's connection is back and its stream answers: a
+// publish sent while the client reconnects can lose its acknowledgement.
+func waitJS(t testing.TB, js jetstream.JetStream) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		st, err := js.Stream(ctx, EventsStream)
+		if err == nil {
+			_, err = st.Info(ctx)
+		}
+		cancel()
+		if err == nil && js.Conn().IsConnected() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("JetStream not back: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func copyDir(t testing.TB, from, to string) {

@@ -113,6 +113,33 @@ func TestRandomHistories(t *testing.T) {
 				t.Fatal(err)
 			}
 			sameDump(t, "live vs rebuilt", dumpDB(t, live), dumpDir(t, dir))
+
+			// The same with a run bound so small that most of the rebuild
+			// goes through the batched path.
+			opts := Options{Logger: quiet, rebuildRunBytes: 64 << 10}.withDefaults()
+			small := filepath.Join(t.TempDir(), ReadModelDir)
+			db, err := openRebuildDB(small, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rw := &runWriter{db: db, run: newSortedRun(uint64(len(envs))), limit: opts.rebuildRunBytes}
+			ms = newMemState(rw)
+			for i := range envs {
+				if err := ms.apply(&envs[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err = ms.flush()
+			if err == nil {
+				err = rw.finish()
+			}
+			if err := closeRebuildDB(small, db, err); err != nil {
+				t.Fatal(err)
+			}
+			if !rw.spilled {
+				t.Fatal("the small run did not spill")
+			}
+			sameDump(t, "live vs rebuilt in a bounded run", dumpDB(t, live), dumpDir(t, small))
 			checkExact(t, live, w)
 
 			for _, q := range []ListQuery{

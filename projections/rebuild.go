@@ -211,40 +211,94 @@ func build(ctx context.Context, dir string, js jetstream.JetStream, opts Options
 	if err != nil {
 		return stats, fmt.Errorf("stream info: %w", err)
 	}
-	run := newSortedRun(info.State.Msgs)
-	ms := newMemState(run)
+	db, err := openRebuildDB(dir, opts)
+	if err != nil {
+		return stats, err
+	}
+	rw := &runWriter{db: db, run: newSortedRun(info.State.Msgs), limit: opts.rebuildRunBytes}
+	ms := newMemState(rw)
 	start := time.Now()
 	err = replay(ctx, st, info.State.LastSeq, opts.Logger, func(env *envelope) error {
 		stats.events++
 		return ms.apply(env)
 	})
-	if err != nil {
-		return stats, err
-	}
-	stats.tokens = len(ms.tokens)
-	stats.checkpoint = ms.last
-	if err := ms.flush(); err != nil {
-		return stats, err
+	if err == nil {
+		stats.tokens = len(ms.tokens)
+		stats.checkpoint = ms.last
+		err = ms.flush()
 	}
 	stats.keys = ms.w.n
 	stats.replay = time.Since(start)
-	err = writeRun(dir, opts, run)
+	if err == nil {
+		err = rw.finish()
+	}
 	stats.write = time.Since(start) - stats.replay
-	return stats, err
+	if rw.spilled {
+		opts.Logger.Info("read model rebuild: the sorted run outgrew its memory bound; the rest was written in batches",
+			"bound", opts.rebuildRunBytes)
+	}
+	return stats, closeRebuildDB(dir, db, err)
 }
 
-// writeRun writes a run into a new Badger directory and closes it.
-func writeRun(dir string, opts Options, run *sortedRun) error {
-	// StreamWriter builds bottom-level tables of BaseTableSize ×
-	// 2^(MaxLevels-2), each in a buffer twice that size, up to 16 at once:
-	// 2 MiB would mean 128 MiB buffers. 512 KiB gives 16 MiB tables and
-	// bounds the buffers to a few hundred MiB. (Tables written later by the
-	// running store use the store's own sizes.)
+// runWriter writes a rebuild into one sorted run, streamed into the new
+// directory at the end — or, when the run outgrows limit bytes, streams
+// what it holds at once and writes the rest with a WriteBatch: slower, but
+// memory stays bounded however long the log.
+type runWriter struct {
+	db      *badger.DB
+	run     *sortedRun
+	limit   int64
+	wb      *badger.WriteBatch
+	spilled bool
+}
+
+func (w *runWriter) Set(k, v []byte) error {
+	if w.wb != nil {
+		return w.wb.Set(k, v)
+	}
+	if err := w.run.Set(k, v); err != nil {
+		return err
+	}
+	if w.run.n%1024 == 0 && w.run.size() > w.limit {
+		if err := w.run.writeTo(w.db); err != nil {
+			return err
+		}
+		w.run, w.spilled = nil, true
+		w.wb = w.db.NewWriteBatch()
+	}
+	return nil
+}
+
+func (w *runWriter) Delete(k []byte) error { return fmt.Errorf("rebuild: unexpected delete of %q", k) }
+
+func (w *runWriter) finish() error {
+	if w.wb != nil {
+		return w.wb.Flush()
+	}
+	return w.run.writeTo(w.db)
+}
+
+// openRebuildDB opens a new directory for a rebuild.
+//
+// StreamWriter builds bottom-level tables of BaseTableSize ×
+// 2^(MaxLevels-2), each in a buffer twice that size, up to 16 at once:
+// 2 MiB would mean 128 MiB buffers. 512 KiB gives 16 MiB tables and bounds
+// the buffers to a few hundred MiB. (Tables written later by the running
+// store use the store's own sizes.)
+func openRebuildDB(dir string, opts Options) (*badger.DB, error) {
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
 	db, err := badger.Open(opts.badgerOptions(dir).WithBaseTableSize(opts.rebuildTableSize))
 	if err != nil {
-		return fmt.Errorf("open %s: %w", dir, err)
+		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
-	err = run.writeTo(db)
+	return db, nil
+}
+
+// closeRebuildDB closes a rebuilt directory and makes it durable, or
+// deletes it when err (or closing) failed.
+func closeRebuildDB(dir string, db *badger.DB, err error) error {
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -253,6 +307,16 @@ func writeRun(dir string, opts Options, run *sortedRun) error {
 		return err
 	}
 	return syncDir(dir)
+}
+
+// writeRun writes a whole run into a new directory (tests build large
+// read models with it).
+func writeRun(dir string, opts Options, run *sortedRun) error {
+	db, err := openRebuildDB(dir, opts)
+	if err != nil {
+		return err
+	}
+	return closeRebuildDB(dir, db, run.writeTo(db))
 }
 
 // replay delivers every message of st up to sequence last, decoded and in

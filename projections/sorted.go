@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"unsafe"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/pb"
@@ -33,7 +34,8 @@ type sortedRun struct {
 // their slices never grow by copying.
 func newSortedRun(events uint64) *sortedRun {
 	r := &sortedRun{}
-	if events > 0 && events < 1<<28 {
+	events = min(events, 1<<21) // a longer log outgrows the run anyway
+	if events > 0 {
 		for _, f := range []byte{pfxAccountAudit, pfxTokenAudit, pfxOutcome} {
 			r.fams[f] = make([]runEntry, 0, events)
 		}
@@ -53,6 +55,16 @@ type runEntry struct {
 	chunk, off uint32
 	klen, vlen uint32
 	seq        uint32 // insertion order: the last write of a key wins
+}
+
+// size is the memory the run holds, roughly: its chunks and the capacity
+// of its entry slices.
+func (r *sortedRun) size() int64 {
+	n := int64(len(r.chunks)) * runChunk
+	for _, f := range r.fams {
+		n += int64(cap(f)) * int64(unsafe.Sizeof(runEntry{}))
+	}
+	return n
 }
 
 func (r *sortedRun) Set(k, v []byte) error {

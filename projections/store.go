@@ -59,6 +59,9 @@ type Options struct {
 	// rebuildTableSize is the base table size of a rebuilt directory
 	// (tests make it small: the race detector pays for big buffers).
 	rebuildTableSize int64
+	// rebuildRunBytes bounds the memory of a rebuild's sorted run (tests
+	// make it small to exercise the batched rest).
+	rebuildRunBytes int64
 }
 
 func (o Options) withDefaults() Options {
@@ -79,6 +82,7 @@ func (o Options) withDefaults() Options {
 	def(&o.ValueThreshold, 1<<10)
 	def(&o.ValueLogFileSize, 128<<20)
 	def(&o.rebuildTableSize, 512<<10)
+	def(&o.rebuildRunBytes, 512<<20)
 	if o.NumMemtables <= 0 {
 		o.NumMemtables = 3
 	}
