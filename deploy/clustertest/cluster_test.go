@@ -437,7 +437,9 @@ func (c *cluster) connect(idx ...int) (*nats.Conn, jetstream.JetStream) {
 func (c *cluster) streamLeader(idx ...int) (int, error) {
 	nc, js := c.connect(idx...)
 	defer nc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	// Short: while a stream has no leader its info request is not answered,
+	// and waitLeader polls.
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	st, err := js.Stream(ctx, natsjs.EventsStream)
 	if err != nil {
