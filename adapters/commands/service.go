@@ -24,6 +24,10 @@ import (
 // name the subject sequence they expect. natsjs.EventStore implements it.
 type EventLog interface {
 	Load(ctx context.Context, accountID, subjectTail string) ([]natsjs.StoredEvent, error)
+	// LoadLatest is Load up to the subject's last event on the stream
+	// leader, for decisions that append nothing and so are not checked by
+	// an expected sequence: refusals and no-ops.
+	LoadLatest(ctx context.Context, accountID, subjectTail string) ([]natsjs.StoredEvent, error)
 	Append(ctx context.Context, ev domain.Event, expectedLastSeq uint64) (seq uint64, duplicate bool, err error)
 }
 
@@ -309,7 +313,7 @@ func (s *Service) duplicate(ctx context.Context, cmd domain.Command, seq uint64)
 	}
 	s.tokens.drop(cmd.AccountID + "/" + cmd.TokenID)
 	s.accounts.drop(cmd.AccountID)
-	stored, err := s.log.Load(ctx, cmd.AccountID, tail)
+	stored, err := s.log.LoadLatest(ctx, cmd.AccountID, tail)
 	if err != nil {
 		return Result{}, fmt.Errorf("commands: reload after a repeated append: %w", err)
 	}
@@ -339,7 +343,9 @@ func (s *Service) Account(ctx context.Context, accountID string) (domain.Account
 }
 
 // account returns the account and the sequence of its last event, from
-// memory unless fresh is set or it is not there; loaded tells which. Models
+// memory unless fresh is set or it is not there. loaded is true only for a
+// state read up to the leader's last event (fresh): the one a refusal or a
+// no-op may rest on. Models
 // are never removed, so a remembered account can only lack what was added
 // since; Execute re-reads it before it refuses anything.
 func (s *Service) account(ctx context.Context, accountID string, fresh bool) (a domain.Account, seq uint64, loaded bool, err error) {
@@ -348,7 +354,7 @@ func (s *Service) account(ctx context.Context, accountID string, fresh bool) (a 
 			return a, seq, false, nil
 		}
 	}
-	stored, err := s.log.Load(ctx, accountID, domain.AccountSubject)
+	stored, err := s.load(ctx, accountID, domain.AccountSubject, fresh)
 	if err != nil {
 		return domain.Account{}, 0, false, fmt.Errorf("commands: load account %s: %w", accountID, err)
 	}
@@ -359,7 +365,7 @@ func (s *Service) account(ctx context.Context, accountID string, fresh bool) (a 
 	if a.Exists() {
 		s.accounts.put(accountID, a, seq)
 	}
-	return a, seq, true, nil
+	return a, seq, fresh, nil
 }
 
 // token returns a token and the sequence of its last event (0: none yet),
@@ -382,7 +388,7 @@ func (s *Service) token(ctx context.Context, accountID, tokenID string, fresh bo
 			}
 		}
 	}
-	stored, err := s.log.Load(ctx, accountID, tokenID)
+	stored, err := s.load(ctx, accountID, tokenID, fresh)
 	if err != nil {
 		return domain.Token{}, 0, false, fmt.Errorf("commands: load token %s: %w", tokenID, err)
 	}
@@ -391,7 +397,16 @@ func (s *Service) token(ctx context.Context, accountID, tokenID string, fresh bo
 	if t.Exists() {
 		s.tokens.put(key, t, seq)
 	}
-	return t, seq, true, nil
+	return t, seq, fresh, nil
+}
+
+// load reads a subject from the log: up to the leader's last event when
+// fresh, since only then is the state trusted for a refusal or a no-op.
+func (s *Service) load(ctx context.Context, accountID, tail string, fresh bool) ([]natsjs.StoredEvent, error) {
+	if fresh {
+		return s.log.LoadLatest(ctx, accountID, tail)
+	}
+	return s.log.Load(ctx, accountID, tail)
 }
 
 func fold(stored []natsjs.StoredEvent) domain.Token {

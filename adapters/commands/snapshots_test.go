@@ -52,12 +52,21 @@ type countingLog struct {
 }
 
 func (l *countingLog) Load(ctx context.Context, accountID, subject string) ([]natsjs.StoredEvent, error) {
+	l.count(subject)
+	return l.EventStore.Load(ctx, accountID, subject)
+}
+
+func (l *countingLog) LoadLatest(ctx context.Context, accountID, subject string) ([]natsjs.StoredEvent, error) {
+	l.count(subject)
+	return l.EventStore.LoadLatest(ctx, accountID, subject)
+}
+
+func (l *countingLog) count(subject string) {
 	if subject != domain.AccountSubject {
 		l.mu.Lock()
 		l.tokenLoads++
 		l.mu.Unlock()
 	}
-	return l.EventStore.Load(ctx, accountID, subject)
 }
 
 // fold returns the token after its first n stored events, and the sequence

@@ -51,6 +51,7 @@ func (s *EventStore) withTimeout(ctx context.Context) (context.Context, context.
 type directGetRequest struct {
 	Seq     uint64 `json:"seq,omitempty"`
 	NextFor string `json:"next_by_subj,omitempty"`
+	LastFor string `json:"last_by_subj,omitempty"`
 	Batch   int    `json:"batch,omitempty"`
 }
 
@@ -121,9 +122,16 @@ func readBatch(ctx context.Context, ch <-chan *nats.Msg, from *uint64, fn func(s
 // lagging replica), the message at seq or, with subject set, the first
 // message on subject at or after seq. It returns nil when there is none.
 func (s *EventStore) leaderGet(ctx context.Context, seq uint64, subject string) (*rawMsg, error) {
+	return s.leaderRequest(ctx, directGetRequest{Seq: seq, NextFor: subject})
+}
+
+// leaderRequest sends one message-get request to the stream leader; a nil
+// message and nil error mean there is none.
+func (s *EventStore) leaderRequest(ctx context.Context, get directGetRequest) (*rawMsg, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	req, err := json.Marshal(directGetRequest{Seq: seq, NextFor: subject})
+	seq := get.Seq
+	req, err := json.Marshal(get)
 	if err != nil {
 		return nil, err
 	}

@@ -223,3 +223,46 @@ func validateSubject(accountID, subjectTail string) error {
 	}
 	return ValidSubjectToken("subject", subjectTail)
 }
+
+// LoadLatest is Load with a guarantee Load does not give on a replicated
+// stream: the events end with the subject's last event as the stream
+// leader has it. Load reads through direct get, which a replica may answer
+// a few milliseconds behind the leader; that is harmless before an append
+// (its expected sequence is checked on the leader), but a decision that
+// appends nothing — a refusal, a no-op — must not rest on a stale prefix.
+// LoadLatest asks the leader for the subject's last sequence (one round
+// trip) and reads from the leader whatever direct get had not shown yet.
+func (s *EventStore) LoadLatest(ctx context.Context, accountID, subjectTail string) ([]StoredEvent, error) {
+	events, err := s.Load(ctx, accountID, subjectTail)
+	if err != nil {
+		return nil, err
+	}
+	subject := EventSubject(accountID, subjectTail)
+	last, err := s.leaderRequest(ctx, directGetRequest{LastFor: subject})
+	if err != nil {
+		return nil, fmt.Errorf("load %s: last sequence from the leader: %w", subject, err)
+	}
+	have := uint64(0)
+	if len(events) > 0 {
+		have = events[len(events)-1].Sequence
+	}
+	if last == nil || last.Sequence <= have {
+		return events, nil
+	}
+	for next := have + 1; next <= last.Sequence; {
+		m, err := s.leaderGet(ctx, next, subject)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", subject, err)
+		}
+		if m == nil {
+			break
+		}
+		ev, err := DecodeEvent(m.Data)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: sequence %d: %w", subject, m.Sequence, err)
+		}
+		events = append(events, StoredEvent{Sequence: m.Sequence, Event: ev})
+		next = m.Sequence + 1
+	}
+	return events, nil
+}

@@ -462,3 +462,27 @@ func TestLoadConcurrently(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// LoadLatest gives what Load gives, ending with the leader's last event of
+// the subject; an empty subject is empty. (A replica lagging behind the
+// leader is exercised by the cluster tests.)
+func TestLoadLatest(t *testing.T) {
+	_, _, js := natstest.Start(t)
+	s := natsjs.NewEventStore(js)
+	var last uint64
+	for i := range 5 {
+		last = mustAppend(t, s, newRenamed("a", "tok", i), last)
+		mustAppend(t, s, newRenamed("a", "other-"+strconv.Itoa(i), i), 0)
+	}
+	got, err := s.LoadLatest(ctxT(t), "a", "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5 || got[4].Sequence != last {
+		t.Fatalf("LoadLatest: %d events ending at %d, want 5 ending at %d", len(got), got[len(got)-1].Sequence, last)
+	}
+	empty, err := s.LoadLatest(ctxT(t), "a", "none")
+	if err != nil || len(empty) != 0 {
+		t.Fatalf("LoadLatest of an empty subject: %v, %v", empty, err)
+	}
+}
