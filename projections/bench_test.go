@@ -217,8 +217,8 @@ func BenchmarkProjectorNATS(b *testing.B) {
 	st, _ := js.Stream(context.Background(), EventsStream)
 	info, _ := st.Info(context.Background())
 	last := info.State.LastSeq
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	// b.Loop runs the setup above once, however many rounds it takes.
+	for b.Loop() {
 		b.StopTimer()
 		s := benchStore(b)
 		b.StartTimer()
@@ -329,8 +329,7 @@ func BenchmarkListFilteredPage(b *testing.B) {
 		b.Fatal(err)
 	}
 	deep := *p.NextCursor
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	for i := 0; b.Loop(); i++ {
 		q.Cursor = ""
 		if i%2 == 1 {
 			q.Cursor = deep
@@ -360,8 +359,7 @@ func BenchmarkRebuild(b *testing.B) {
 	runtime.GC()
 	cpu0 := cpuTime()
 	peak := watchHeap()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	for b.Loop() {
 		if err := Rebuild(context.Background(), b.TempDir(), js, benchLog()); err != nil {
 			b.Fatal(err)
 		}
