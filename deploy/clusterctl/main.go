@@ -6,7 +6,7 @@
 //
 //	clusterctl license                       print a new admin license (lic_…)
 //	clusterctl wait-js  NATS_URLS [TIMEOUT]  wait until JetStream answers (default 60s)
-//	clusterctl streams  NATS_URLS            leaders and replicas of TOKEN_EVENTS and TOKEN_COMMANDS
+//	clusterctl streams  NATS_URLS            leaders and replicas of TOKEN_EVENTS, TOKEN_COMMANDS, KV_TOKEN_OUTCOMES
 //	clusterctl wait-ready URL [TIMEOUT]      wait until URL/readyz answers 200 (default 60s)
 //	clusterctl readyz URL...                 print each URL's /readyz status and body
 //
@@ -141,7 +141,9 @@ func streams(urls string, out io.Writer) error {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	for _, name := range []string{natsjs.EventsStream, natsjs.CommandsStream} {
+	// KV_TOKEN_OUTCOMES is the stream of the NATS intake's outcomes bucket
+	// (natsintake.OutcomesBucket).
+	for _, name := range []string{natsjs.EventsStream, natsjs.CommandsStream, "KV_TOKEN_OUTCOMES"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		st, err := js.Stream(ctx, name)
 		var info *jetstream.StreamInfo
@@ -150,7 +152,7 @@ func streams(urls string, out io.Writer) error {
 		}
 		cancel()
 		if err != nil {
-			fmt.Fprintf(out, "%-15s %v\n", name, err)
+			fmt.Fprintf(out, "%-17s %v\n", name, err)
 			continue
 		}
 		leader, peers := "-", ""
@@ -167,7 +169,7 @@ func streams(urls string, out io.Writer) error {
 				peers += fmt.Sprintf(" %s(%s)", p.Name, state)
 			}
 		}
-		fmt.Fprintf(out, "%-15s replicas=%d leader=%s followers:%s last_seq=%d msgs=%d\n",
+		fmt.Fprintf(out, "%-17s replicas=%d leader=%s followers:%s last_seq=%d msgs=%d\n",
 			name, info.Config.Replicas, leader, peers, info.State.LastSeq, info.State.Msgs)
 	}
 	return nil
