@@ -73,7 +73,8 @@ FUZZ_CI_TARGETS = \
 	./domain:FuzzParseName \
 	./adapters/wire:FuzzDecodeBody \
 	./adapters/wire:FuzzNATSCommand \
-	./projections:FuzzCursor
+	./projections:FuzzCursor \
+	./projections:FuzzUnmarshalWire
 fuzz-ci:
 	@set -e; for t in $(FUZZ_CI_TARGETS); do \
 	  pkg=$${t%%:*}; f=$${t##*:}; \
