@@ -34,6 +34,14 @@ const (
 // keyCheckpoint holds the last applied stream sequence and its event id.
 var keyCheckpoint = []byte{pfxMeta, 'c', 'h', 'e', 'c', 'k', 'p', 'o', 'i', 'n', 't'}
 
+// keyLayout holds the version of the key layout and value encodings the
+// read model was written with. A tokend that finds another version (or
+// none beside a checkpoint) rebuilds rather than misread it.
+var keyLayout = []byte{pfxMeta, 'l', 'a', 'y', 'o', 'u', 't'}
+
+// layoutVersion is the layout this code writes; change it with the layout.
+const layoutVersion = "1"
+
 // Index families: every live (not deleted) token has one key in each of its
 // families for each of the three sort orders.
 const (

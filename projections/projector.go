@@ -171,6 +171,9 @@ func (p *Projector) stream(ctx context.Context) (jetstream.Stream, error) {
 // checkpoint's sequence carries another event id. A message that was
 // deleted or aged out cannot be compared and passes.
 func (p *Projector) checkTail(ctx context.Context, st jetstream.Stream) error {
+	if p.s.stale.Load() {
+		return fmt.Errorf("%w: the read model was written with another key layout", errLostTail)
+	}
 	cp := p.s.checkpointID()
 	if cp.Seq == 0 {
 		return nil

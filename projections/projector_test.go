@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	badger "github.com/dgraph-io/badger/v4"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
@@ -624,5 +625,48 @@ func copyDir(t testing.TB, from, to string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOtherLayoutRebuilds: a read model written with another key layout
+// (or before layouts were recorded) is rebuilt, not misread.
+func TestOtherLayoutRebuilds(t *testing.T) {
+	for _, layout := range []string{"0", ""} {
+		t.Run(fmt.Sprintf("layout %q", layout), func(t *testing.T) {
+			_, js := startJS(t)
+			dir := filepath.Join(t.TempDir(), ReadModelDir)
+			s := openStore(t, dir, baseTime)
+			stop := runProjector(t, NewProjector(s, js, quiet))
+			_, b := scenario(t, publishSink(t, js))
+			waitFor(t, s, b.lastSeq)
+			_ = stop()
+			err := s.db.Update(func(txn *badger.Txn) error {
+				if err := txn.Set(tokenKey("acme", "a00"), []byte("garbage of another layout")); err != nil {
+					return err
+				}
+				if layout == "" {
+					return txn.Delete(keyLayout)
+				}
+				return txn.Set(keyLayout, []byte(layout))
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = s.Close()
+
+			s = openStore(t, dir, baseTime)
+			if !s.stale.Load() {
+				t.Fatal("not marked stale")
+			}
+			runProjector(t, NewProjector(s, js, quiet))
+			deadline := time.Now().Add(20 * time.Second)
+			for s.stale.Load() && time.Now().Before(deadline) {
+				_ = s.WaitFor(context.Background(), s.Checkpoint()+1, 100*time.Millisecond)
+			}
+			if s.stale.Load() {
+				t.Fatal("not rebuilt")
+			}
+			sameDump(t, "rebuilt from another layout", dumpDB(t, s), rebuildDump(t, js))
+		})
 	}
 }

@@ -104,12 +104,7 @@ func (s *Store) rebuildInPlace(ctx context.Context, js jetstream.JetStream) erro
 	if swapErr != nil {
 		return swapErr
 	}
-	cp, err := readCheckpoint(db)
-	if err != nil {
-		return err
-	}
-	s.setCheckpoint(cp)
-	return nil
+	return s.loadCheckpoint()
 }
 
 // recoverSwap finishes or undoes a swap a crash interrupted (see Rebuild).
@@ -514,6 +509,9 @@ func (m *memState) flush() error {
 		if err := m.w.Set([]byte(k), []byte(sha)); err != nil {
 			return err
 		}
+	}
+	if err := m.w.Set(keyLayout, []byte(layoutVersion)); err != nil {
+		return err
 	}
 	if cp.Seq == 0 {
 		return nil

@@ -141,6 +141,9 @@ type Store struct {
 
 	keysRead    atomic.Uint64
 	keysWritten atomic.Uint64
+	// stale says the directory was written with another key layout: the
+	// projector rebuilds it before applying anything.
+	stale atomic.Bool
 
 	gcStop chan struct{}
 	gcDone chan struct{}
@@ -201,13 +204,53 @@ func openBadger(dir string, opts Options) (*badger.DB, error) {
 	return db, nil
 }
 
+// loadCheckpoint reads the checkpoint and the layout version of the open
+// directory (marking a new directory with this code's layout).
 func (s *Store) loadCheckpoint() error {
 	cp, err := readCheckpoint(s.db)
 	if err != nil {
 		return err
 	}
+	layout, err := readLayout(s.db)
+	if err != nil {
+		return err
+	}
+	switch {
+	case layout == layoutVersion:
+		s.stale.Store(false)
+	case layout == "" && cp.Seq == 0:
+		err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(keyLayout, []byte(layoutVersion)) })
+		if err != nil {
+			return fmt.Errorf("write layout version: %w", err)
+		}
+		s.stale.Store(false)
+	default:
+		s.log.Warn("read model: written with another layout; the projector will rebuild it",
+			"dir", s.dir, "layout", layout, "want", layoutVersion)
+		s.stale.Store(true)
+	}
 	s.setCheckpoint(cp)
 	return nil
+}
+
+func readLayout(db *badger.DB) (string, error) {
+	var layout string
+	err := db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(keyLayout)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		layout = string(v)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("read layout version: %w", err)
+	}
+	return layout, nil
 }
 
 func readCheckpoint(db *badger.DB) (checkpoint, error) {
