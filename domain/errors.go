@@ -22,7 +22,12 @@ const (
 	CodeUnsupportedMediaType Code = "unsupported_media_type"
 	CodeRateLimited          Code = "rate_limited"
 	CodeProjectionBehind     Code = "projection_behind"
-	CodeInternal             Code = "internal"
+	// CodeUnavailable is not in API.md's list: the event log could not be
+	// reached for a while (a cluster electing a leader). The write did not
+	// happen, or happened once (a retry with the same command id is safe).
+	// HTTP answers it 503 with Retry-After (docs/api.md).
+	CodeUnavailable Code = "unavailable"
+	CodeInternal    Code = "internal"
 )
 
 // Error is a refusal with an API code. Field names the offending input field
@@ -55,6 +60,7 @@ var (
 	ErrUnsupportedMediaType = &Error{Code: CodeUnsupportedMediaType, Message: "the request body must be application/json"}
 	ErrRateLimited          = &Error{Code: CodeRateLimited, Message: "too many requests"}
 	ErrProjectionBehind     = &Error{Code: CodeProjectionBehind, Message: "the read model has not caught up with the requested sequence"}
+	ErrUnavailable          = &Error{Code: CodeUnavailable, Message: "the event log is not reachable right now; try again shortly"}
 	ErrInternal             = &Error{Code: CodeInternal, Message: "internal error"}
 )
 

@@ -20,6 +20,7 @@ const (
 	CodeUnsupportedMediaType = "unsupported_media_type"
 	CodeRateLimited          = "rate_limited"
 	CodeProjectionBehind     = "projection_behind"
+	CodeUnavailable          = "unavailable" // docs/api.md: the event log could not be reached; the write did not happen, or happened once
 	CodeInternal             = "internal"
 )
 
@@ -79,6 +80,7 @@ var (
 	ErrUnsupportedMediaType = &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMediaType}
 	ErrRateLimited          = &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited}
 	ErrProjectionBehind     = &Error{Status: http.StatusServiceUnavailable, Code: CodeProjectionBehind}
+	ErrUnavailable          = &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable}
 	ErrInternal             = &Error{Status: http.StatusInternalServerError, Code: CodeInternal}
 )
 

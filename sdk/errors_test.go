@@ -11,7 +11,7 @@ func TestErrorsMatchSentinelsByCode(t *testing.T) {
 	sentinels := []error{
 		ErrInvalidArgument, ErrUnauthenticated, ErrPermissionDenied, ErrNotFound,
 		ErrAlreadyAssigned, ErrTokenCanceled, ErrVersionConflict, ErrPayloadTooLarge,
-		ErrUnsupportedMediaType, ErrRateLimited, ErrProjectionBehind, ErrInternal,
+		ErrUnsupportedMediaType, ErrRateLimited, ErrProjectionBehind, ErrUnavailable, ErrInternal,
 	}
 	tests := []struct {
 		name   string
@@ -30,6 +30,7 @@ func TestErrorsMatchSentinelsByCode(t *testing.T) {
 		{"unsupported media type", 415, "unsupported_media_type", ErrUnsupportedMediaType},
 		{"rate limited", 429, "rate_limited", ErrRateLimited},
 		{"projection behind", 503, "projection_behind", ErrProjectionBehind},
+		{"unavailable", 503, "unavailable", ErrUnavailable},
 		{"internal", 500, "internal", ErrInternal},
 	}
 	for _, tc := range tests {

@@ -63,6 +63,10 @@ type Config struct {
 	MaxAttempts int
 	// CacheSize bounds the aggregates kept in memory. Zero: 65,536.
 	CacheSize int
+	// UnavailableWait bounds how long a command waits out a log that cannot
+	// be reached (natsjs.IsUnavailable: a leader election, a reconnect)
+	// before it fails with domain.ErrUnavailable. Zero: 10 s.
+	UnavailableWait time.Duration
 }
 
 // Result is what a command did.
@@ -95,6 +99,7 @@ type Service struct {
 	clock       func() time.Time
 	maxLifetime time.Duration
 	attempts    int
+	unavailable time.Duration
 	logger      *slog.Logger
 
 	// Commands on one aggregate queue here instead of racing each other to
@@ -113,7 +118,11 @@ func New(log EventLog, mem Memory, cfg Config) *Service {
 		clock:       cfg.Clock,
 		maxLifetime: cfg.MaxLifetime,
 		attempts:    cfg.MaxAttempts,
+		unavailable: cfg.UnavailableWait,
 		logger:      cfg.Logger,
+	}
+	if s.unavailable <= 0 {
+		s.unavailable = 10 * time.Second
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -156,10 +165,31 @@ func (s *Service) Execute(ctx context.Context, cmd domain.Command) (Result, erro
 	mu := &s.locks[stripe(key)]
 	mu.Lock()
 	defer mu.Unlock()
-	if cmd.TokenID == "" {
-		return s.executeAccount(ctx, cmd)
+	giveUp := time.Now().Add(s.unavailable)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		var r Result
+		var err error
+		if cmd.TokenID == "" {
+			r, err = s.executeAccount(ctx, cmd)
+		} else {
+			r, err = s.executeToken(ctx, cmd)
+		}
+		if !natsjs.IsUnavailable(err) || ctx.Err() != nil {
+			return r, err
+		}
+		// The log did not answer (a leader election, a reconnect): wait it
+		// out for a while. Trying again is safe: an append that did land
+		// the first time is recognised by its event id.
+		if time.Now().After(giveUp) {
+			s.logger.Warn("the event log stayed unavailable", "command", string(cmd.Type()), "commandId", cmd.ID.String(), "err", err.Error())
+			return Result{}, fmt.Errorf("%w (%v)", domain.ErrUnavailable, err)
+		}
+		select {
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		case <-time.After(wait):
+		}
 	}
-	return s.executeToken(ctx, cmd)
 }
 
 // checkIDs refuses ids that cannot name an aggregate's subject: a token id

@@ -40,7 +40,7 @@ func statusOf(c domain.Code) int {
 		return http.StatusUnsupportedMediaType
 	case domain.CodeRateLimited:
 		return http.StatusTooManyRequests
-	case domain.CodeProjectionBehind:
+	case domain.CodeProjectionBehind, domain.CodeUnavailable:
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
@@ -96,6 +96,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ra *retryAfterError
 	if errors.As(err, &ra) {
 		w.Header().Set("Retry-After", strconv.Itoa(ra.seconds))
+	} else if de.Code == domain.CodeUnavailable {
+		w.Header().Set("Retry-After", "1")
 	}
 	if status == http.StatusUnauthorized {
 		// RFC 6750 section 3: a 401 names the scheme it wants.

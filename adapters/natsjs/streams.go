@@ -66,16 +66,40 @@ func CommandsStreamConfig(replicas int) jetstream.StreamConfig {
 // the configuration above, with the given number of replicas (at least 1).
 // It is idempotent and safe to run from several processes at once: a
 // creation that loses a race to another process is retried as an update.
+//
+// A cluster that is still electing leaders (all nodes just restarted) may
+// leave a request unanswered or answer 503: EnsureStreams sends it again,
+// each try bounded by a few seconds, until ctx ends.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	if replicas < 1 {
 		return fmt.Errorf("ensure streams: replicas must be at least 1, got %d", replicas)
 	}
 	for _, cfg := range []jetstream.StreamConfig{EventsStreamConfig(replicas), CommandsStreamConfig(replicas)} {
-		if err := ensureStream(ctx, js, cfg); err != nil {
+		if err := retryUnavailable(ctx, func(ctx context.Context) error { return ensureStream(ctx, js, cfg) }); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// retryUnavailable runs op, each try with its own 5 s deadline, again
+// while it fails with IsUnavailable and ctx lasts.
+func retryUnavailable(ctx context.Context, op func(context.Context) error) error {
+	wait := 100 * time.Millisecond
+	for {
+		tryCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := op(tryCtx)
+		cancel()
+		if err == nil || !IsUnavailable(err) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 func ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {

@@ -29,6 +29,7 @@ from .errors import (
     TokendConnectionError,
     TokendError,
     UnauthenticatedError,
+    UnavailableError,
     UnsupportedMediaTypeError,
     VersionConflictError,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "UnsupportedMediaTypeError",
     "RateLimitedError",
     "ProjectionBehindError",
+    "UnavailableError",
     "InternalError",
     "TokendConnectionError",
 ]

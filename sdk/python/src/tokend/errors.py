@@ -34,6 +34,7 @@ __all__ = [
     "UnsupportedMediaTypeError",
     "RateLimitedError",
     "ProjectionBehindError",
+    "UnavailableError",
     "InternalError",
     "TokendConnectionError",
     "error_for",
@@ -187,6 +188,20 @@ class RateLimitedError(TokendError):
         super().__init__(message, **kw)
 
 
+class UnavailableError(TokendError):
+    """503 ``unavailable`` (docs/api.md): the service could not reach its
+    event log for a while (a cluster electing a leader). The write did not
+    happen, or happened once: retrying with the same idempotency key is safe.
+    :attr:`retry_after` is the service's hint."""
+
+    default_code = "unavailable"
+    default_status = 503
+
+    def __init__(self, message: str = "", *, retry_after: Optional[float] = None, **kw) -> None:
+        self.retry_after: Optional[float] = retry_after
+        super().__init__(message, **kw)
+
+
 class ProjectionBehindError(TokendError):
     """503 ``projection_behind``: the read model did not reach the sequence
     the read asked for (``X-Min-Sequence``) within 5 s. The write happened;
@@ -236,6 +251,7 @@ _BY_CODE: Dict[str, Type[TokendError]] = {
         UnsupportedMediaTypeError,
         RateLimitedError,
         ProjectionBehindError,
+        UnavailableError,
         InternalError,
     )
 }
@@ -270,6 +286,6 @@ def error_for(
     if not code:
         code = _CODE_FOR_STATUS.get(status, "")
     cls = _BY_CODE.get(code, TokendError)
-    if cls in (RateLimitedError, ProjectionBehindError):
+    if cls in (RateLimitedError, ProjectionBehindError, UnavailableError):
         return cls(message, status=status, code=code, request_id=request_id, retry_after=retry_after)
     return cls(message, status=status, code=code, request_id=request_id)
