@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/tokend/tokend/adapters/natsjs"
 	"github.com/tokend/tokend/domain"
 )
 
@@ -29,7 +31,19 @@ var bootstrapCommandID = uuid.NewSHA1(uuid.NameSpaceURL, []byte("tokend:bootstra
 // before the account is created, so that it cannot be lost. It is never
 // printed. created reports whether this call created the account.
 func (s *Service) Bootstrap(ctx context.Context, dataDir, adminLicense string) (created bool, err error) {
-	acc, _, _, err := s.account(ctx, domain.DefaultAccountID, true)
+	var acc domain.Account
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		// A cluster that just started may not answer yet: wait for it as
+		// long as ctx allows (Execute below does the same).
+		acc, _, _, err = s.account(ctx, domain.DefaultAccountID, true)
+		if !natsjs.IsUnavailable(err) || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
 	if err != nil || acc.Exists() {
 		return false, err
 	}
