@@ -232,13 +232,11 @@ func TestFaults(t *testing.T) {
 		t.Errorf("unexpected refusal: %s", u)
 	}
 	if len(stale) > 0 {
-		rep.printf("KNOWN BUG: %d refusals of tokens or models that exist (decided on a stale view of the log; see knownStale):", len(stale))
+		rep.printf("%d refusals of tokens or models that exist (decided on a stale view of the log; see knownStale):", len(stale))
 		for _, s := range stale {
 			rep.printf("  %s", s)
 		}
-		if os.Getenv("CLUSTERTEST_KNOWN_BUGS") == "1" {
-			t.Errorf("%d refusals decided on a stale view of the log", len(stale))
-		}
+		t.Errorf("%d refusals decided on a stale view of the log", len(stale))
 	}
 
 	out := strings.Join(rep.lines, "\n")

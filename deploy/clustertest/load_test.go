@@ -395,18 +395,12 @@ func (l *load) expectRefusal(primary *int, kind opKind, token, code string, fn f
 	}
 }
 
-// knownStale reports whether a refusal is of the kind the known bug gives:
-// a worker only acts on tokens and models that exist (their creation was
-// acknowledged and nothing deleted them), so not_found, or invalid_argument
-// for a model, means the replica decided on a stale or empty view of the
-// log. Under faults TestFaults met both: a not_found for a token being
-// changed by the same worker, while the stream's leader was stopped, and a
-// "no model" refusal on the second replica moments after the model's
-// registration on the first. Refusals are re-decided on a fresh load, but
-// that load goes through direct gets, which a follower answers. The log is
-// never wrong (nothing is appended on such a view); the caller is refused
-// something it may do. They are reported, and fail the test only with
-// CLUSTERTEST_KNOWN_BUGS=1.
+// knownStale reports whether a refusal is one a stale view of the log
+// would give: a worker only acts on tokens and models that exist (their
+// creation was acknowledged and nothing deleted them), so not_found, or
+// invalid_argument for a model, means the replica decided on an old view
+// (a follower's direct get). Refusals and no-ops now rest on the leader's
+// latest state (natsjs.EventStore.LoadLatest); TestFaults fails on any.
 func knownStale(e *sdk.Error) bool {
 	return e.Code == sdk.CodeNotFound || e.Code == sdk.CodeInvalidArgument && strings.Contains(e.Message, "no model")
 }
