@@ -16,6 +16,7 @@ import (
 	"github.com/tokend/tokend/adapters/natsjs"
 	"github.com/tokend/tokend/adapters/natsjs/natstest"
 	"github.com/tokend/tokend/domain"
+	"github.com/tokend/tokend/projections"
 )
 
 const account = "acme"
@@ -289,4 +290,61 @@ func TestImpossibleTokenIDsAreNotFound(t *testing.T) {
 			t.Errorf("token id %q: the stream moved", id)
 		}
 	}
+}
+
+// The same command after a restart of everything (the log's server, the
+// read model, the command service) still gives one event: the read model
+// remembers the command id, so the first outcome is returned even though
+// deciding the command again would now change the token.
+func TestSameCommandAcrossARestartGivesOneEvent(t *testing.T) {
+	storeDir, readDir := t.TempDir(), t.TempDir()
+	run := func(body func(svc *commands.Service, store *natsjs.EventStore, rm *projections.Store)) {
+		t.Helper()
+		emb, _, js := natstest.StartAt(t, storeDir)
+		defer emb.Shutdown()
+		rm, err := projections.Open(readDir, projections.Options{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rm.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- projections.NewProjector(rm, js, nil).Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		es := natsjs.NewEventStore(js)
+		body(commands.New(es, rm, commands.Config{}), es, rm)
+	}
+	var tokenID string
+	var cmd domain.Command
+	var first commands.Result
+	run(func(svc *commands.Service, es *natsjs.EventStore, rm *projections.Store) {
+		f := &fixture{t: t, store: es, svc: svc, now: time.Now()}
+		tokenID, _ = f.setup(0)
+		cmd = domain.Command{ID: uuid.New(), AccountID: account, TokenID: tokenID, Actor: actor,
+			Body: domain.UpdateToken{Name: domain.Some("both"), Status: domain.Some("suspended")}}
+		var err error
+		if first, err = svc.Execute(context.Background(), cmd); err != nil {
+			t.Fatal(err)
+		}
+		last := f.must(svc, tokenID, domain.RenameToken{Name: "moved on"})
+		if err := rm.WaitFor(context.Background(), last.Sequence, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	})
+	run(func(svc *commands.Service, es *natsjs.EventStore, rm *projections.Store) {
+		again, err := svc.Execute(context.Background(), cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !again.Repeated || again.Sequence != first.Sequence || again.Version != first.Version {
+			t.Fatalf("after a restart the repeat gave %+v, want the first outcome (seq %d, version %d)", again, first.Sequence, first.Version)
+		}
+		evs, err := es.Load(context.Background(), account, tokenID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := count(evs, domain.TokenUpdated); n != 1 || len(evs) != 3 {
+			t.Fatalf("%d events (%d TokenUpdated) after the repeat, want 3 (1)", len(evs), n)
+		}
+	})
 }
