@@ -21,6 +21,11 @@ func (b *bench) compare() {
 	b.against(b.row(rowCmdCold), syncN)
 	b.against(b.row(rowCmdHTTP), syncN)
 	target(b.against(b.row(rowCmdNATS), rowAsync), "≥ 0.40 of raw async publish", 0.40)
+	b.against(b.row(rowFloor), rowAsync)
+	if r, ok := b.pairedRatio(rowCmdNATS, rowFloor); ok {
+		b.add(&Row{Group: "service", Name: "commands, NATS intake ÷ raw intake protocol", Value: r, Unit: "×",
+			Baseline: rowFloor, Ratio: f(r), Paired: true})
+	}
 
 	target(b.against(b.row(rowCatchUpKeys), rowWB), "≥ 0.50 of raw WriteBatch sets/s", 0.50)
 	if ev, keys := b.row(rowCatchUp), b.row(rowCatchUpKeys); ev != nil && keys != nil && ev.Value > 0 {

@@ -114,7 +114,7 @@ func (h *history) event(i int) (domain.Event, error) {
 	case round%5 == 4:
 		cmd.Body = domain.UnassignModel{}
 	default:
-		cmd.Body = domain.ChangeExpiration{ExpirationDate: h.now.Add(time.Duration(90+round) * 24 * time.Hour).Unix()}
+		cmd.Body = domain.ChangeExpiration{ExpirationDate: h.now.Add(time.Duration(90+round%200) * 24 * time.Hour).Unix()}
 	}
 	evs, err := domain.Decide(t, cmd, domain.Rules{Now: h.now, MaxLifetime: domain.DefaultMaxLifetime, Models: h.account})
 	if err != nil {

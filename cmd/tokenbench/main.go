@@ -69,7 +69,7 @@ type config struct {
 }
 
 // allPhases in the order they run.
-var allPhases = []string{"service", "rebuild", "rss"}
+var allPhases = []string{"service", "rebuild", "growth", "rss"}
 
 type bench struct {
 	config
@@ -208,6 +208,7 @@ func (b *bench) main(ctx context.Context, stdout io.Writer) error {
 	}
 	steps := map[string]func(context.Context) error{
 		"service": b.servicePhase,
+		"growth":  b.growthPhase,
 		"rebuild": b.rebuildPhase,
 		"rss":     b.rssPhase,
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tokend/tokend/adapters/natsintake"
 	"github.com/tokend/tokend/adapters/natsjs"
@@ -28,10 +29,10 @@ type outcomeWaiter struct {
 	sub     *nats.Subscription
 }
 
-func newOutcomeWaiter(nc *nats.Conn) (*outcomeWaiter, error) {
+func newOutcomeWaiter(nc *nats.Conn, prefix string) (*outcomeWaiter, error) {
 	w := &outcomeWaiter{waiting: map[string]chan wire.Outcome{}}
-	sub, err := nc.Subscribe(natsintake.OutcomesPrefix+">", func(m *nats.Msg) {
-		id := strings.TrimPrefix(m.Subject, natsintake.OutcomesPrefix)
+	sub, err := nc.Subscribe(prefix+">", func(m *nats.Msg) {
+		id := strings.TrimPrefix(m.Subject, prefix)
 		w.mu.Lock()
 		ch := w.waiting[id]
 		delete(w.waiting, id)
@@ -85,11 +86,18 @@ func (b *bench) commandsNATS(ctx context.Context, s *service) error {
 		return err
 	}
 	defer nc.Close()
-	w, err := newOutcomeWaiter(nc)
+	w, err := newOutcomeWaiter(nc, natsintake.OutcomesPrefix)
 	if err != nil {
 		return err
 	}
+	floor, err := b.startIntakeFloor(ctx, s)
+	if err != nil {
+		return fmt.Errorf("raw intake protocol: %w", err)
+	}
+	defer floor.close()
 	return b.rounds(b.runs,
+		meas{group: "raw", name: rowFloor, unit: "commands/s", note: fmt.Sprintf("%d workers", natsintake.DefaultLanes),
+			fn: func(run int) (measure, error) { return floor.run(ctx, run) }},
 		meas{group: "raw", name: rowAsync, unit: "msgs/s", note: fmt.Sprintf("window %d", asyncWindow),
 			fn: func(run int) (measure, error) { return s.raw.async(ctx, b, 2*b.commands, run) }},
 		meas{group: "service", name: rowCmdNATS, unit: "commands/s",
@@ -130,3 +138,139 @@ func (b *bench) commandsNATS(ctx context.Context, s *service) error {
 
 // keysWritten is the projector's count of keys committed.
 func keysWritten(s *projections.Store) uint64 { return s.KeysWritten() }
+
+// rowFloor is the intake's protocol done with raw JetStream calls.
+const rowFloor = "raw intake protocol: command publish, consume, append, outcome put and publish, ack"
+
+// intakeFloor measures what the NATS command path's protocol costs with
+// nothing of tokend in it: clients publish a command to a stream with
+// TOKEN_COMMANDS' settings and wait for its outcome on a core subject; 32
+// workers behind one pull consumer append one event per command (the
+// service's message, with its expected subject sequence) to the raw event
+// stream, put the outcome in a key-value bucket like TOKEN_OUTCOMES,
+// publish it, and acknowledge the command. No decoding, no authentication,
+// no domain, no read model, no projector. Its ratio to the raw async
+// publish is the most the intake could reach on this machine.
+type intakeFloor struct {
+	b      *bench
+	s      *service
+	kv     jetstream.KeyValue
+	waiter *outcomeWaiter
+	client *nats.Conn
+	cjs    jetstream.JetStream
+	cc     jetstream.ConsumeContext
+	work   chan jetstream.Msg
+	wg     sync.WaitGroup
+	msgs   map[string]floorCmd // command id -> the event it appends
+	mu     sync.Mutex
+}
+
+func (b *bench) startIntakeFloor(ctx context.Context, s *service) (*intakeFloor, error) {
+	f := &intakeFloor{b: b, s: s, work: make(chan jetstream.Msg, 64), msgs: map[string]floorCmd{}}
+	cfg := natsjs.CommandsStreamConfig(1)
+	cfg.Name, cfg.Subjects, cfg.Description = "RAW_COMMANDS", []string{"raw.commands.>"}, "tokenbench: the intake protocol's floor"
+	js := s.js.js
+	if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		return nil, err
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "RAW_OUTCOMES", History: 1,
+		TTL: natsjs.CommandsMaxAge, Storage: jetstream.FileStorage, Replicas: 1})
+	if err != nil {
+		return nil, err
+	}
+	f.kv = kv
+	cons, err := js.CreateOrUpdateConsumer(ctx, "RAW_COMMANDS", jetstream.ConsumerConfig{
+		Durable: "raw-intake", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 64, AckWait: 30 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	for range natsintake.DefaultLanes {
+		f.wg.Go(func() {
+			for m := range f.work {
+				if err := f.handle(ctx, m); err != nil {
+					b.log.Error("raw intake", "err", err)
+				}
+			}
+		})
+	}
+	f.cc, err = cons.Consume(func(m jetstream.Msg) { f.work <- m }, jetstream.PullMaxMessages(64))
+	if err != nil {
+		return nil, err
+	}
+	if f.client, f.cjs, err = natsjs.Connect(s.js.url, "tokenbench-raw-client", b.quiet); err != nil {
+		return nil, err
+	}
+	f.waiter, err = newOutcomeWaiter(f.client, "raw.outcomes.")
+	return f, err
+}
+
+func (f *intakeFloor) handle(ctx context.Context, m jetstream.Msg) error {
+	id := m.Headers().Get(nats.MsgIdHdr)
+	f.mu.Lock()
+	c, ok := f.msgs[id]
+	delete(f.msgs, id)
+	f.mu.Unlock()
+	if !ok {
+		return m.Ack()
+	}
+	ack, err := f.s.js.js.PublishMsg(ctx, c.ev)
+	if err != nil {
+		return err
+	}
+	f.s.raw.toks.acked(c.i, ack.Sequence)
+	out := []byte(`{"commandId":"` + id + `","status":"accepted","tokenId":"x","version":2,"sequence":` + strconv.FormatUint(ack.Sequence, 10) + `}`)
+	if _, err := f.kv.Put(ctx, id, out); err != nil {
+		return err
+	}
+	if err := f.s.js.nc.Publish("raw.outcomes."+id, out); err != nil {
+		return err
+	}
+	return m.Ack()
+}
+
+type floorCmd struct {
+	ev *nats.Msg
+	i  int
+}
+
+func (f *intakeFloor) run(ctx context.Context, run int) (measure, error) {
+	b := f.b
+	evs, err := f.s.raw.toks.msgs(b.commands, 2000+run)
+	if err != nil {
+		return measure{}, err
+	}
+	return b.load("raw intake protocol", b.commands, b.clients, func(_, i int) error {
+		id := uuid.NewString()
+		ev := evs[i]
+		f.s.raw.toks.expect(ev, i)
+		f.mu.Lock()
+		f.msgs[id] = floorCmd{ev, i}
+		f.mu.Unlock()
+		ch := f.waiter.expect(id)
+		body := `{"commandId":"` + id + `","tokenId":"` + f.s.raw.toks.ids[i%len(f.s.raw.toks.ids)] + `","data":{"name":"token ` + strconv.Itoa(i) + `"}}`
+		msg := &nats.Msg{Subject: "raw.commands.RenameToken", Data: []byte(body), Header: nats.Header{
+			nats.MsgIdHdr: {id}, "Authorization": {"Bearer " + f.s.admin}}}
+		if _, err := f.cjs.PublishMsg(ctx, msg); err != nil {
+			return err
+		}
+		select {
+		case <-ch:
+			return nil
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("raw command %s: no outcome after 30 s", id)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+}
+
+func (f *intakeFloor) close() {
+	if f.cc != nil {
+		f.cc.Stop()
+	}
+	close(f.work)
+	f.wg.Wait()
+	if f.client != nil {
+		f.client.Close()
+	}
+}

@@ -37,7 +37,9 @@ import (
 //     default). The client learns that its command is done through an
 //     in-process channel: cheaper than any outcome message, to the peer's
 //     advantage.
-//   - Projection: a router handler on the event stream writes one Badger
+//   - Projection: a router handler on the event stream (one follows the
+//     events live while the commands are measured, as tokend's projector
+//     does; another, new each run, catches up for the events/s) writes one Badger
 //     transaction per event (read the token, fold the event, write the
 //     token, its secret's end-user view, an audit entry and the command's
 //     outcome: four keys against tokend's ten, again to the peer's
@@ -51,6 +53,8 @@ type peer struct {
 
 	pubConn      *nats.Conn
 	stopCommands func()
+	liveDB       *badger.DB
+	stopLive     func()
 
 	mu     sync.Mutex
 	tokens map[string]domain.Token
@@ -112,12 +116,28 @@ func (b *bench) startPeer(ctx context.Context) (*peer, error) {
 		p.close()
 		return nil, err
 	}
+	// Its read model follows the events as they come, as tokend's projector
+	// does while tokend's commands are measured.
+	if p.liveDB, err = badger.Open(badgerOptions(filepath.Join(b.root, "peer-readmodel-live"))); err != nil {
+		p.close()
+		return nil, err
+	}
+	if p.stopLive, err = p.router(ctx, "peer-projector-live", natsjs.EventsSubjects, "peer-projector-live", p.projection(p.liveDB, nil)); err != nil {
+		p.close()
+		return nil, err
+	}
 	return p, nil
 }
 
 func (p *peer) close() {
 	if p.stopCommands != nil {
 		p.stopCommands()
+	}
+	if p.stopLive != nil {
+		p.stopLive()
+	}
+	if p.liveDB != nil {
+		p.liveDB.Close()
 	}
 	if p.pubConn != nil {
 		p.pubConn.Close()
@@ -286,7 +306,50 @@ func (p *peer) projectRun(ctx context.Context, run, limit int) (measure, error) 
 	reached := make(chan struct{})
 	bar := b.bar("peer: projection", limit)
 	defer bar.Close()
-	handler := func(msg *message.Message) error {
+	handler := p.projection(db, func() {
+		if n := applied.Add(1); n == int64(limit) {
+			close(reached)
+		} else if n%64 == 0 {
+			_ = bar.Add(64)
+		}
+	})
+	start := time.Now()
+	durable := fmt.Sprintf("peer-projector-%d", run)
+	stop, err := p.router(ctx, durable, natsjs.EventsSubjects, durable, handler)
+	if err != nil {
+		return measure{}, err
+	}
+	defer stop()
+	select {
+	case <-reached:
+	case <-ctx.Done():
+		return measure{}, ctx.Err()
+	case <-time.After(10 * time.Minute):
+		return measure{}, fmt.Errorf("applied %d of %d events in 10 minutes", applied.Load(), limit)
+	}
+	elapsed := time.Since(start)
+	_ = bar.Finish()
+	return measure{N: limit, Elapsed: elapsed}, nil
+}
+
+// events returns how many events the peer's stream holds.
+func (p *peer) events(ctx context.Context) (int, error) {
+	st, err := p.js.js.Stream(ctx, natsjs.EventsStream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return int(info.State.Msgs), nil
+}
+
+// projection returns the peer's projection handler: one Badger transaction
+// per event (read the token, fold the event, write the token, its secret's
+// end-user view, an audit entry and the command's outcome), then applied.
+func (p *peer) projection(db *badger.DB, applied func()) message.NoPublishHandlerFunc {
+	return func(msg *message.Message) error {
 		ev, err := natsjs.DecodeEvent(msg.Payload)
 		if err != nil {
 			return nil
@@ -327,41 +390,9 @@ func (p *peer) projectRun(ctx context.Context, run, limit int) (measure, error) 
 		if err != nil {
 			return err
 		}
-		if n := applied.Add(1); n == int64(limit) {
-			close(reached)
-		} else if n%64 == 0 {
-			_ = bar.Add(64)
+		if applied != nil {
+			applied()
 		}
 		return nil
 	}
-	start := time.Now()
-	durable := fmt.Sprintf("peer-projector-%d", run)
-	stop, err := p.router(ctx, durable, natsjs.EventsSubjects, durable, handler)
-	if err != nil {
-		return measure{}, err
-	}
-	defer stop()
-	select {
-	case <-reached:
-	case <-ctx.Done():
-		return measure{}, ctx.Err()
-	case <-time.After(10 * time.Minute):
-		return measure{}, fmt.Errorf("applied %d of %d events in 10 minutes", applied.Load(), limit)
-	}
-	elapsed := time.Since(start)
-	_ = bar.Finish()
-	return measure{N: limit, Elapsed: elapsed}, nil
-}
-
-// events returns how many events the peer's stream holds.
-func (p *peer) events(ctx context.Context) (int, error) {
-	st, err := p.js.js.Stream(ctx, natsjs.EventsStream)
-	if err != nil {
-		return 0, err
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return int(info.State.Msgs), nil
 }

@@ -11,7 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/tokend/tokend/adapters/natsjs"
@@ -42,7 +45,9 @@ type childResult struct {
 	IdleRSS   float64 `json:"idleRSSKiB"`
 	HeapInuse uint64  `json:"heapInuse"`
 	HeapSys   uint64  `json:"heapSys"`
-	Rows      []*Row  `json:"rows"`
+	// PeakBy is the highest RSS (MiB) sampled during each load.
+	PeakBy map[string]float64 `json:"peakRSSMiBBy,omitempty"`
+	Rows   []*Row             `json:"rows"`
 }
 
 // rssPhase measures memory with a read model of rss-tokens tokens, each in
@@ -122,6 +127,8 @@ func (b *bench) rssPhase(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("serve child with an external server: %w", err)
 	}
+	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, embedded JetStream (MiB)", b.rssTokens)] = fmtPeaks(sv.PeakBy)
+	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, JetStream in another process (MiB)", b.rssTokens)] = fmtPeaks(sx.PeakBy)
 	b.add(&Row{Group: group, Name: rowRSSExt, Value: sx.VmHWM / 1024, Unit: "MiB",
 		Note: fmt.Sprintf("VmHWM of a child running the service with --nats-url, the same load; %.0f MiB after start, %.0f MiB at the end, Go heap in use %.0f MiB",
 			sx.IdleRSS/1024, sx.VmRSS/1024, float64(sx.HeapInuse)/(1<<20))})
@@ -233,7 +240,37 @@ func (b *bench) childServe(ctx context.Context) (childResult, error) {
 		return childResult{}, err
 	}
 	defer s.close()
-	res := childResult{IdleRSS: procStatus()["VmRSS"]}
+	res := childResult{IdleRSS: procStatus()["VmRSS"], PeakBy: map[string]float64{}}
+	// Sample RSS every 50 ms, to tell which load raised the peak.
+	var stepMu sync.Mutex
+	step := "start"
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-t.C:
+				rss := procStatus()["VmRSS"] / 1024
+				stepMu.Lock()
+				res.PeakBy[step] = max(res.PeakBy[step], rss)
+				stepMu.Unlock()
+			}
+		}
+	}()
+	setStep := func(name string) {
+		stepMu.Lock()
+		step = name
+		stepMu.Unlock()
+	}
+	defer func() {
+		close(stopSampling)
+		<-sampled
+	}()
 	n := len(sample.IDs)
 	rnd := rand.New(rand.NewPCG(3, 4))
 	perm := rnd.Perm(n)
@@ -271,6 +308,7 @@ func (b *bench) childServe(ctx context.Context) (childResult, error) {
 		}},
 	}
 	for _, l := range loads {
+		setStep(l.name)
 		m, err := b.load(l.name, l.n, b.clients, func(_, i int) error { return l.op(i) })
 		if err != nil {
 			return res, err
@@ -281,8 +319,23 @@ func (b *bench) childServe(ctx context.Context) (childResult, error) {
 		}
 		res.Rows = append(res.Rows, r)
 	}
+	setStep("settle")
 	if err := s.settle(ctx); err != nil {
 		return res, err
 	}
+	time.Sleep(200 * time.Millisecond)
 	return res, b.heapProfile()
+}
+
+func fmtPeaks(p map[string]float64) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %.0f", k, p[k]))
+	}
+	return strings.Join(parts, "; ")
 }
