@@ -264,16 +264,26 @@ func validTokenID(id string) bool {
 	return true
 }
 
-// conclude publishes a command's outcome, then remembers it without its
-// secret, so that a repeat gets this outcome again. Publishing comes first:
-// if remembering fails, the retry finds the command repeated and answers
-// without the secret, but the first answer, with it, is already out.
+// conclude remembers a command's outcome (without its secret), so that a
+// repeat gets this outcome again, and publishes it. Remembering comes first:
+// a publisher that has the outcome and sends the command again must find it
+// remembered. The one exception is an outcome that carries a secret (an
+// accepted IssueToken): it is published first, so that if remembering fails
+// the secret has reached the publisher all the same; a repeat of an
+// IssueToken cannot run twice anyway (its token id derives from its
+// command id), it only answers without the secret.
 func (in *Intake) conclude(ctx context.Context, typ domain.CommandType, p auth.Principal, o wire.Outcome, label string) error {
-	if err := in.publish(o); err != nil {
-		return err
+	remember := func() error {
+		return in.cfg.Outcomes.put(ctx, remembered{Outcome: o, AccountID: p.AccountID, Type: typ, At: time.Now().UTC()})
 	}
-	if err := in.cfg.Outcomes.put(ctx, remembered{Outcome: o, AccountID: p.AccountID, Type: typ, At: time.Now().UTC()}); err != nil {
-		return err
+	steps := []func() error{remember, func() error { return in.publish(o) }}
+	if o.Secret != "" {
+		steps[0], steps[1] = steps[1], steps[0]
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
 	}
 	in.observe(typ, label)
 	return nil
