@@ -2,23 +2,17 @@ package console_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/tokend/tokend/adapters/commands"
 	"github.com/tokend/tokend/adapters/console"
 	"github.com/tokend/tokend/adapters/httpapi"
-	"github.com/tokend/tokend/adapters/natsjs"
-	"github.com/tokend/tokend/adapters/natsjs/natstest"
-	"github.com/tokend/tokend/domain"
-	"github.com/tokend/tokend/projections"
+	"github.com/tokend/tokend/internal/stacktest"
 )
 
 // stack is the real service as `tokend serve` wires it, console included:
@@ -32,38 +26,13 @@ type stack struct {
 
 func newStack(t testing.TB) *stack {
 	t.Helper()
-	_, nc, js := natstest.Start(t)
-	quiet := slog.New(slog.DiscardHandler)
-	store, err := projections.Open(filepath.Join(t.TempDir(), "readmodel"), projections.Options{Logger: quiet})
-	if err != nil {
-		t.Fatalf("open read model: %v", err)
-	}
-	proj := projections.NewProjector(store, js, quiet)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- proj.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		store.Close()
-	})
-	events := natsjs.NewEventStore(js)
-	svc := commands.New(events, store, commands.Config{Logger: quiet})
-	admin, err := domain.NewSecret(domain.LicensePrefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bctx, bcancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer bcancel()
-	if _, err := svc.Bootstrap(bctx, t.TempDir(), admin); err != nil {
-		t.Fatalf("bootstrap: %v", err)
-	}
+	core := stacktest.Start(t)
 	srv, err := httpapi.New(httpapi.Config{
-		Store:      store,
-		Commands:   svc,
-		Lag:        proj.Lag,
-		PingNATS:   func() error { return nc.FlushTimeout(time.Second) },
-		Logger:     quiet,
+		Store:      core.Store,
+		Commands:   core.Commands,
+		Lag:        core.Projector.Lag,
+		PingNATS:   func() error { return core.NC.FlushTimeout(time.Second) },
+		Logger:     slog.New(slog.DiscardHandler),
 		RateLimits: &httpapi.RateLimits{},
 		Console:    console.Handler(),
 	})
@@ -72,14 +41,7 @@ func newStack(t testing.TB) *stack {
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	last, err := events.LastSequence(bctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.WaitFor(bctx, last, 5*time.Second); err != nil {
-		t.Fatalf("read model: %v", err)
-	}
-	return &stack{t: t, url: ts.URL, admin: admin}
+	return &stack{t: t, url: ts.URL, admin: core.Admin}
 }
 
 // call is one request to the API with a license; it fails the test unless

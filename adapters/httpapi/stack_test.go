@@ -2,13 +2,11 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,10 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/tokend/tokend/adapters/commands"
-	"github.com/tokend/tokend/adapters/natsjs"
-	"github.com/tokend/tokend/adapters/natsjs/natstest"
-	"github.com/tokend/tokend/domain"
+	"github.com/tokend/tokend/internal/stacktest"
 	"github.com/tokend/tokend/projections"
 )
 
@@ -29,12 +24,11 @@ import (
 // a real loopback listener.
 type stack struct {
 	t      testing.TB
+	core   *stacktest.Core
 	srv    *Server
 	ts     *httptest.Server
 	client *http.Client // checks every exchange against docs/openapi.yaml
 	store  *projections.Store
-	events *natsjs.EventStore
-	proj   *projections.Projector
 	nc     *nats.Conn
 	admin  string // the admin license (account default)
 	logs   *syncBuffer
@@ -65,38 +59,13 @@ func (s *syncBuffer) String() string {
 
 func newStack(t testing.TB, opts ...stackOption) *stack {
 	t.Helper()
-	_, nc, js := natstest.Start(t)
-	quiet := slog.New(slog.DiscardHandler)
-	store, err := projections.Open(filepath.Join(t.TempDir(), "readmodel"), projections.Options{Logger: quiet})
-	if err != nil {
-		t.Fatalf("open read model: %v", err)
-	}
-	proj := projections.NewProjector(store, js, quiet)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- proj.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		store.Close()
-	})
-	events := natsjs.NewEventStore(js)
-	svc := commands.New(events, store, commands.Config{Logger: quiet})
-	admin, err := domain.NewSecret(domain.LicensePrefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bctx, bcancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer bcancel()
-	if _, err := svc.Bootstrap(bctx, t.TempDir(), admin); err != nil {
-		t.Fatalf("bootstrap: %v", err)
-	}
+	core := stacktest.Start(t)
 	logs := &syncBuffer{}
 	cfg := Config{
-		Store:      store,
-		Commands:   svc,
-		Lag:        proj.Lag,
-		PingNATS:   func() error { return nc.FlushTimeout(time.Second) },
+		Store:      core.Store,
+		Commands:   core.Commands,
+		Lag:        core.Projector.Lag,
+		PingNATS:   func() error { return core.NC.FlushTimeout(time.Second) },
 		Logger:     slog.New(slog.NewJSONHandler(logs, nil)),
 		RateLimits: &RateLimits{}, // off unless a test turns it on
 	}
@@ -110,24 +79,13 @@ func newStack(t testing.TB, opts ...stackOption) *stack {
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	client := &http.Client{Transport: &validatingTransport{t: t, base: ts.Client().Transport, router: openAPIRouter(t)}}
-	s := &stack{t: t, srv: srv, ts: ts, client: client, store: store, events: events, proj: proj, nc: nc, admin: admin, logs: logs}
-	// The admin license works once the read model has the default account.
-	if err := store.WaitFor(bctx, s.lastSeq(), 5*time.Second); err != nil {
-		t.Fatalf("read model: %v", err)
-	}
-	return s
+	return &stack{t: t, core: core, srv: srv, ts: ts, client: client, store: core.Store, nc: core.NC, admin: core.Admin, logs: logs}
 }
 
 // lastSeq is the stream's last sequence: what "no event appended" compares.
 func (s *stack) lastSeq() uint64 {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	n, err := s.events.LastSequence(ctx)
-	if err != nil {
-		s.t.Fatalf("last sequence: %v", err)
-	}
-	return n
+	return s.core.LastSeq(s.t)
 }
 
 // req is one request to the stack.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -16,9 +15,9 @@ import (
 	"github.com/tokend/tokend/adapters/commands"
 	"github.com/tokend/tokend/adapters/natsintake"
 	"github.com/tokend/tokend/adapters/natsjs"
-	"github.com/tokend/tokend/adapters/natsjs/natstest"
 	"github.com/tokend/tokend/adapters/wire"
 	"github.com/tokend/tokend/domain"
+	"github.com/tokend/tokend/internal/stacktest"
 	"github.com/tokend/tokend/projections"
 )
 
@@ -28,6 +27,7 @@ import (
 // started by the test, when it wants.
 type fixture struct {
 	t        testing.TB
+	core     *stacktest.Core
 	emb      *natsjs.Embedded
 	nc       *nats.Conn
 	js       jetstream.JetStream
@@ -42,42 +42,20 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	emb, nc, js := natstest.Start(t)
-	quiet := slog.New(slog.DiscardHandler)
-	store, err := projections.Open(filepath.Join(t.TempDir(), "readmodel"), projections.Options{Logger: quiet})
-	if err != nil {
-		t.Fatalf("open read model: %v", err)
-	}
-	proj := projections.NewProjector(store, js, quiet)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- proj.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		store.Close()
-	})
-	events := natsjs.NewEventStore(js)
-	svc := commands.New(events, store, commands.Config{Logger: quiet})
-	admin, err := domain.NewSecret(domain.LicensePrefix)
+	core := stacktest.Start(t)
+	outcomes, err := natsintake.OpenOutcomes(ctxT(t), core.JS, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Bootstrap(ctxT(t), t.TempDir(), admin); err != nil {
-		t.Fatalf("bootstrap: %v", err)
-	}
-	outcomes, err := natsintake.OpenOutcomes(ctxT(t), js, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, emb: emb, nc: nc, js: js, store: store, events: events, svc: svc, outcomes: outcomes, admin: admin, seen: newCollector()}
-	sub, err := nc.Subscribe(natsintake.OutcomesPrefix+">", f.seen.add)
+	f := &fixture{t: t, core: core, emb: core.Server, nc: core.NC, js: core.JS, store: core.Store, events: core.Events, svc: core.Commands,
+		outcomes: outcomes, admin: core.Admin, seen: newCollector()}
+	sub, err := f.nc.Subscribe(natsintake.OutcomesPrefix+">", f.seen.add)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.seenSub = sub
 	t.Cleanup(func() { sub.Unsubscribe() })
-	if err := nc.Flush(); err != nil {
+	if err := f.nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	f.settle()
@@ -95,13 +73,7 @@ func ctxT(t testing.TB) context.Context {
 // licenses the intake authenticates with come from it).
 func (f *fixture) settle() {
 	f.t.Helper()
-	last, err := f.events.LastSequence(ctxT(f.t))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if err := f.store.WaitFor(ctxT(f.t), last, 10*time.Second); err != nil {
-		f.t.Fatalf("read model: %v", err)
-	}
+	f.core.Settle(f.t)
 }
 
 // start starts an intake with the test's adjustments; Cleanup closes it.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,9 +13,8 @@ import (
 	"github.com/tokend/tokend/adapters/commands"
 	"github.com/tokend/tokend/adapters/natsintake"
 	"github.com/tokend/tokend/adapters/natsjs"
-	"github.com/tokend/tokend/adapters/natsjs/natstest"
 	"github.com/tokend/tokend/domain"
-	"github.com/tokend/tokend/projections"
+	"github.com/tokend/tokend/internal/stacktest"
 	"github.com/tokend/tokend/sdk"
 	"github.com/tokend/tokend/sdk/natscmd"
 )
@@ -33,42 +31,16 @@ type service struct {
 
 func newService(t *testing.T) *service {
 	t.Helper()
-	emb, nc, js := natstest.Start(t)
-	quiet := slog.New(slog.DiscardHandler)
-	store, err := projections.Open(filepath.Join(t.TempDir(), "readmodel"), projections.Options{Logger: quiet})
+	core := stacktest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	outcomes, err := natsintake.OpenOutcomes(ctx, core.JS, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proj := projections.NewProjector(store, js, quiet)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- proj.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		store.Close()
-	})
-	events := natsjs.NewEventStore(js)
-	svc := commands.New(events, store, commands.Config{Logger: quiet})
-	admin, _ := domain.NewSecret(domain.LicensePrefix)
-	bctx, bcancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer bcancel()
-	if _, err := svc.Bootstrap(bctx, t.TempDir(), admin); err != nil {
-		t.Fatal(err)
-	}
-	last, err := events.LastSequence(bctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.WaitFor(bctx, last, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	outcomes, err := natsintake.OpenOutcomes(bctx, js, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &service{t: t, emb: emb, nc: nc, admin: admin, cfg: natsintake.Config{
-		URL: emb.ClientURL(), JS: js, Commands: svc, Licenses: store, Outcomes: outcomes, Logger: quiet, Lanes: 4,
+	return &service{t: t, emb: core.Server, nc: core.NC, admin: core.Admin, cfg: natsintake.Config{
+		URL: core.Server.ClientURL(), JS: core.JS, Commands: core.Commands, Licenses: core.Store, Outcomes: outcomes,
+		Logger: slog.New(slog.DiscardHandler), Lanes: 4,
 	}}
 }
 
