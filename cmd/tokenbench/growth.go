@@ -20,9 +20,9 @@ import (
 // on the rebuilt read model, Store.TokenState (what such a command costs
 // now), Store.Token and the first page of the token's audit trail.
 func (b *bench) growthPhase(ctx context.Context) error {
-	events := 20_000
-	if !b.quick {
-		events = 100_000
+	events := 100_000
+	if b.quick {
+		events = 5_000
 	}
 	for _, per := range []int{1, 10, 100, 1000} {
 		if ctx.Err() != nil {
@@ -69,6 +69,9 @@ func (b *bench) growthStep(ctx context.Context, events, per int) error {
 		ids[i] = h.ids(i)
 	}
 	lookups := min(2000, 20*tokens)
+	if b.quick {
+		lookups = min(lookups, 200)
+	}
 	es := natsjs.NewEventStore(s.js)
 	rnd := rand.New(rand.NewPCG(1, uint64(per)))
 	// A long history takes long to load: fewer samples.
