@@ -131,7 +131,10 @@ type lanes struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 	closeErr  error
-	inflight  sync.WaitGroup
+	// mu orders a lane's inflight.Add before Close's inflight.Wait: a
+	// WaitGroup may not gain work from zero while it is being waited on.
+	mu       sync.Mutex
+	inflight sync.WaitGroup
 }
 
 func newLanes(inner message.Subscriber, conn *nats.Conn, n int, grace time.Duration, log watermill.LoggerAdapter) *lanes {
@@ -174,13 +177,10 @@ func (l *lanes) Subscribe(ctx context.Context, topic string) (<-chan *message.Me
 // time, each tracked as in flight until it is acknowledged or nacked.
 func (l *lanes) forward(in <-chan *message.Message, out chan<- *message.Message) {
 	for m := range in {
-		select {
-		case <-l.closing:
+		if !l.track() {
 			m.Nack() // fetched, never started: let another instance have it now
 			continue
-		default:
 		}
-		l.inflight.Add(1)
 		select {
 		case out <- m:
 			select {
@@ -194,12 +194,27 @@ func (l *lanes) forward(in <-chan *message.Message, out chan<- *message.Message)
 	}
 }
 
+// track counts a message as in flight, unless the lanes are closing.
+func (l *lanes) track() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.closing:
+		return false
+	default:
+		l.inflight.Add(1)
+		return true
+	}
+}
+
 // Close stops handing out messages, waits up to the grace period for those
 // in flight, drains the connection and closes the inner subscriber. It is
 // idempotent.
 func (l *lanes) Close() error {
 	l.closeOnce.Do(func() {
+		l.mu.Lock()
 		close(l.closing)
+		l.mu.Unlock()
 		deadline := time.Now().Add(l.grace)
 		done := make(chan struct{})
 		go func() {
