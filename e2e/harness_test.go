@@ -6,15 +6,14 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tokend/tokend/internal/proctest"
 )
 
 // binaries builds tokend and tokenctl into t.TempDir() and returns that
@@ -33,34 +32,6 @@ func binaries(t *testing.T) string {
 	return dir
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// syncBuffer collects a subprocess's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // service is a running tokend.
 type service struct {
 	bin     string
@@ -74,62 +45,10 @@ type service struct {
 // killed when the test ends, failed or not; its log is shown on failure.
 func startService(t *testing.T, bin string) *service {
 	t.Helper()
-	dataDir := t.TempDir()
-	httpAddr, natsAddr := freeAddr(t), freeAddr(t)
-	cmd := exec.Command(filepath.Join(bin, "tokend"), "serve",
-		"--data-dir", dataDir, "--http", httpAddr, "--nats-listen", natsAddr, "--rate-limit", "off")
-	cmd.Env = cleanEnv() // flags only: a TOKEND_ADMIN_LICENSE would skip admin.license
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	dieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start tokend: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("tokend log:\n%s", tail(logs.String(), 8000))
-		}
-	})
-
-	s := &service{bin: bin, url: "http://" + httpAddr, dataDir: dataDir}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("tokend exited before it was ready: %v", err)
-		default:
-		}
-		if ready(s.url) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("tokend was not ready within 60 s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	b, err := os.ReadFile(filepath.Join(dataDir, "admin.license"))
-	if err != nil {
-		t.Fatalf("admin license: %v", err)
-	}
-	s.license = strings.TrimSpace(string(b))
-	return s
-}
-
-func ready(base string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	// Flags only: a TOKEND_ADMIN_LICENSE would skip admin.license.
+	d := proctest.New(t, filepath.Join(bin, "tokend"), cleanEnv())
+	d.Start(t)
+	return &service{bin: bin, url: d.URL(), dataDir: d.DataDir, license: d.License(t)}
 }
 
 // result is one tokenctl run.
@@ -181,11 +100,4 @@ func cleanEnv() []string {
 		}
 	}
 	return env
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
 }

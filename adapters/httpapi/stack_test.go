@@ -9,12 +9,12 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/tokend/tokend/internal/proctest"
 	"github.com/tokend/tokend/internal/stacktest"
 	"github.com/tokend/tokend/projections"
 )
@@ -30,8 +30,8 @@ type stack struct {
 	client *http.Client // checks every exchange against docs/openapi.yaml
 	store  *projections.Store
 	nc     *nats.Conn
-	admin  string // the admin license (account default)
-	logs   *syncBuffer
+	admin  string           // the admin license (account default)
+	logs   *proctest.Buffer // the server's log
 }
 
 // stackOption adjusts the Config before New.
@@ -39,28 +39,10 @@ type stackOption func(*Config)
 
 func withRateLimits(l RateLimits) stackOption { return func(c *Config) { c.RateLimits = &l } }
 
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newStack(t testing.TB, opts ...stackOption) *stack {
 	t.Helper()
 	core := stacktest.Start(t)
-	logs := &syncBuffer{}
+	logs := &proctest.Buffer{}
 	cfg := Config{
 		Store:      core.Store,
 		Commands:   core.Commands,

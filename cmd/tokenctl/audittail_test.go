@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/tokend/tokend/adapters/natsjs"
 	"github.com/tokend/tokend/adapters/natsjs/natstest"
 	"github.com/tokend/tokend/domain"
+	"github.com/tokend/tokend/internal/proctest"
 	"github.com/tokend/tokend/sdk"
 )
 
@@ -91,7 +91,7 @@ func TestAuditTail(t *testing.T) {
 	}
 
 	// --follow prints what arrives until interrupted.
-	var stdout syncBuffer
+	var stdout proctest.Buffer // read while tokenctl writes it
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
@@ -117,22 +117,4 @@ func TestAuditTail(t *testing.T) {
 	if code, _, _ := f.run(t, "", "audit", "tail", "--nats-url=nats://127.0.0.1:1"); code == 0 {
 		t.Fatal("an unreachable NATS server exited 0")
 	}
-}
-
-// syncBuffer is a bytes.Buffer a test can read while tokenctl writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tokend/tokend/adapters/natsjs"
 	"github.com/tokend/tokend/domain"
+	"github.com/tokend/tokend/internal/proctest"
 )
 
 type tokenView struct {
@@ -138,7 +139,7 @@ func TestKillDuringUpdateBurstLosesNothing(t *testing.T) {
 	wg.Wait()
 
 	p.start()
-	events := streamEvents(t, p.natsAddr)
+	events := streamEvents(t, p.NATSAddr)
 	seen := map[string]int{}
 	for _, se := range events {
 		c := se.Event.Data.Changes
@@ -184,7 +185,7 @@ func TestRestartKeepsEverythingAndDataDirIsExclusive(t *testing.T) {
 	var c created
 	p.mustCall("POST", "/v1/tokens", map[string]any{"name": "kept", "note": "private", "expirationDate": time.Now().Add(time.Hour).Unix(), "modelId": model.ID}, &c)
 
-	second := &process{t: t, dataDir: p.dataDir, httpAddr: freeAddr(t), natsAddr: freeAddr(t)}
+	second := &proctest.Tokend{Exe: p.Exe, Env: p.Env, DataDir: p.DataDir, HTTPAddr: proctest.FreeAddr(t), NATSAddr: proctest.FreeAddr(t)}
 	out, err := runOnce(second)
 	if err == nil || !strings.Contains(out, "in use") {
 		t.Fatalf("a second tokend on the same data directory: err %v, output:\n%s", err, out)
@@ -205,7 +206,7 @@ func TestRestartKeepsEverythingAndDataDirIsExclusive(t *testing.T) {
 	if len(models.Models) != 1 || models.Models[0].Name != "gpt-large" {
 		t.Fatalf("models after a restart: %+v", models)
 	}
-	if n := len(streamEvents(t, p.natsAddr)); n != 3 {
+	if n := len(streamEvents(t, p.NATSAddr)); n != 3 {
 		t.Fatalf("%d events after a restart, want 3 (account, model, token)", n)
 	}
 	if p.grepStderr(license) || p.grepStderr(c.Secret) {
@@ -214,8 +215,7 @@ func TestRestartKeepsEverythingAndDataDirIsExclusive(t *testing.T) {
 }
 
 // runOnce runs tokend serve to its end and returns its output.
-func runOnce(p *process) (string, error) {
-	cmd := newServeCmd(p)
-	out, err := cmd.CombinedOutput()
+func runOnce(d *proctest.Tokend) (string, error) {
+	out, err := d.Command().CombinedOutput()
 	return string(out), err
 }

@@ -33,8 +33,8 @@ func TestLogsHoldNoSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newProcess(t)
-	out := &lockedBuffer{}
-	startLogged(t, p, out, "TOKEND_ADMIN_LICENSE="+admin)
+	p.start("TOKEND_ADMIN_LICENSE=" + admin)
+	out := p.run.Output // stdout and stderr
 
 	secrets := []string{admin}
 	keep := func(s string) string {
@@ -47,7 +47,7 @@ func TestLogsHoldNoSecret(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	base := "http://" + p.httpAddr
+	base := p.URL()
 	root := sdk.New(base, admin)
 
 	// Accounts and licenses.
@@ -90,7 +90,7 @@ func TestLogsHoldNoSecret(t *testing.T) {
 	}
 
 	// The same over NATS, with a good license and a bad one.
-	nc, err := nats.Connect("nats://" + p.natsAddr)
+	nc, err := nats.Connect("nats://" + p.NATSAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,42 +186,4 @@ func TestLogsHoldNoSecret(t *testing.T) {
 		}
 	}
 	t.Logf("%d log lines searched for %d secrets and licenses", strings.Count(logs, "\n"), len(secrets))
-}
-
-// startLogged starts p like process.start, with stdout and stderr both
-// collected in out.
-func startLogged(t *testing.T, p *process, out *lockedBuffer, env ...string) {
-	t.Helper()
-	p.cmd = newServeCmd(p)
-	p.cmd.Env = append(p.cmd.Env, env...)
-	p.stderr = out
-	p.cmd.Stdout, p.cmd.Stderr = out, out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p.exited = make(chan struct{})
-	cmd, exited := p.cmd, p.exited
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get("http://" + p.httpAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("tokend exited before it was ready:\n%s", out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tokend not ready after 60 s:\n%s", out.String())
-		}
-	}
 }

@@ -24,7 +24,7 @@ import (
 func TestServeCarriesOutNATSCommands(t *testing.T) {
 	p := newProcess(t)
 	p.start()
-	nc, err := nats.Connect("nats://" + p.natsAddr)
+	nc, err := nats.Connect("nats://" + p.NATSAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,12 +46,12 @@ func TestServeCarriesOutNATSCommands(t *testing.T) {
 		t.Fatalf("GET /v1/commands/%s = %v, published %+v", out.CommandID, got, out)
 	}
 	// The outcome's sequence reads the command's effect over HTTP.
-	tok, err := sdk.New("http://"+p.httpAddr, p.license()).GetToken(ctx, out.TokenID, sdk.MinSequence(out.Sequence))
+	tok, err := sdk.New(p.URL(), p.license()).GetToken(ctx, out.TokenID, sdk.MinSequence(out.Sequence))
 	if err != nil || tok.Name != "over NATS" || tok.Version != out.Version {
 		t.Fatalf("token %+v, %v", tok, err)
 	}
 
-	resp, err := http.Get("http://" + p.httpAddr + "/metrics")
+	resp, err := http.Get(p.URL() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

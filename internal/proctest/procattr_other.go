@@ -1,9 +1,9 @@
 //go:build !linux
 
-package e2e
+package proctest
 
 import "os/exec"
 
 // dieWithParent has no portable equivalent off Linux: t.Cleanup's kill is
-// what stops the service there.
+// all there is.
 func dieWithParent(*exec.Cmd) {}
