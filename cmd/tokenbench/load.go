@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,26 +94,6 @@ func (b *bench) load(desc string, n, workers int, op func(worker, i int) error) 
 	}
 	p50, p99 := percentiles(slices.Concat(lat...))
 	return measure{N: n, Elapsed: elapsed, P50: p50, P99: p99}, nil
-}
-
-// repeat runs fn runs times and returns the run with the median rate: on a
-// shared 2-core machine one run can be unlucky, the median of a few is
-// steadier. Every rate is kept for the JSON.
-func repeat(runs int, fn func(run int) (measure, error)) (measure, []float64, error) {
-	var ms []measure
-	for r := range max(runs, 1) {
-		m, err := fn(r)
-		if err != nil {
-			return measure{}, nil, err
-		}
-		ms = append(ms, m)
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].Rate() < ms[j].Rate() })
-	rates := make([]float64, len(ms))
-	for i, m := range ms {
-		rates[i] = m.Rate()
-	}
-	return ms[len(ms)/2], rates, nil
 }
 
 // paced starts op at a fixed rate for d (each call on its own goroutine,

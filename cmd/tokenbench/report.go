@@ -72,15 +72,6 @@ func (b *bench) add(r *Row) *Row {
 	return r
 }
 
-// rate records a throughput row from a measure.
-func (b *bench) rate(group, name, unit string, m measure, runs []float64) *Row {
-	r := &Row{Group: group, Name: name, Value: m.Rate(), Unit: unit, Runs: runs}
-	if m.P50 > 0 {
-		r.P50Ms, r.P99Ms = ms(m.P50), ms(m.P99)
-	}
-	return b.add(r)
-}
-
 // row returns the recorded row named name, nil if none.
 func (b *bench) row(name string) *Row {
 	b.mu.Lock()
