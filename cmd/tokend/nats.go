@@ -23,7 +23,7 @@ func connectNATS(cfg config, name string, logger *slog.Logger) (url string, nc *
 			Listen:   cfg.NATSListen,
 			StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
 			Sync:     cfg.Sync,
-			Logger:   logger.With("component", "nats-server"),
+			Logger:   logger,
 		})
 		if err != nil {
 			return "", nil, nil, nil, fmt.Errorf("embedded JetStream: %w", err)
