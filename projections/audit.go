@@ -96,6 +96,26 @@ func auditCursor(seq uint64) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// addEntry adds the audit entry (seq, v) to page if the query keeps it. A
+// kept entry past the page's limit is not added: it ends the page with a
+// cursor (full), so that nextCursor is null exactly when nothing further
+// matches, also when type, since or until skip entries.
+func addEntry(page *AuditPage, p *auditPlan, seq uint64, v []byte) (full bool, err error) {
+	if !p.keep(v) {
+		return false, nil
+	}
+	if len(page.Entries) == p.limit {
+		c := auditCursor(page.Entries[len(page.Entries)-1].Sequence)
+		page.NextCursor = &c
+		return true, nil
+	}
+	e, err := decodeAudit(seq, v)
+	if err == nil {
+		page.Entries = append(page.Entries, e)
+	}
+	return false, err
+}
+
 // AccountAudit returns a page of an account's whole trail, its tokens'
 // events and its account-level events, oldest first (by stream sequence).
 // since/until and type are checked on each entry. An unknown account has
@@ -115,25 +135,15 @@ func (s *Store) AccountAudit(accountID string, q AuditQuery) (AuditPage, error) 
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
 		defer it.Close()
 		for it.Seek(appendSeq(append([]byte(nil), prefix...), p.after+1)); it.ValidForPrefix(prefix); it.Next() {
-			if len(page.Entries) == p.limit {
-				c := auditCursor(page.Entries[len(page.Entries)-1].Sequence)
-				page.NextCursor = &c
-				return nil
-			}
 			reads++
 			item := it.Item()
 			seq := seqOf(item.Key())
-			err := item.Value(func(v []byte) error {
-				if !p.keep(v) {
-					return nil
-				}
-				e, err := decodeAudit(seq, v)
-				if err == nil {
-					page.Entries = append(page.Entries, e)
-				}
+			full := false
+			err := item.Value(func(v []byte) (err error) {
+				full, err = addEntry(&page, p, seq, v)
 				return err
 			})
-			if err != nil {
+			if err != nil || full {
 				return err
 			}
 		}
@@ -173,24 +183,14 @@ func (s *Store) TokenAudit(accountID, tokenID string, q AuditQuery) (AuditPage, 
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
 		defer it.Close()
 		for it.Seek(appendSeq(append([]byte(nil), prefix...), p.after+1)); it.ValidForPrefix(prefix); it.Next() {
-			if len(page.Entries) == p.limit {
-				c := auditCursor(page.Entries[len(page.Entries)-1].Sequence)
-				page.NextCursor = &c
-				return nil
-			}
 			reads += 2
 			seq := seqOf(it.Item().Key())
-			_, err := s.getValue(txn, accountAuditKey(accountID, seq), func(v []byte) error {
-				if !p.keep(v) {
-					return nil
-				}
-				e, err := decodeAudit(seq, v)
-				if err == nil {
-					page.Entries = append(page.Entries, e)
-				}
+			full := false
+			_, err := s.getValue(txn, accountAuditKey(accountID, seq), func(v []byte) (err error) {
+				full, err = addEntry(&page, p, seq, v)
 				return err
 			})
-			if err != nil {
+			if err != nil || full {
 				return err
 			}
 		}

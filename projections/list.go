@@ -319,8 +319,11 @@ func (s *Store) ListTokens(accountID string, q ListQuery) (TokenPage, error) {
 			sc.load(p, order.desc, &reads)
 			scans[i] = sc
 		}
+		// The page ends at the first match past limit, so that nextCursor is
+		// null exactly when nothing further matches, also when a filter is
+		// checked on each token rather than served by the index scanned.
 		var last []byte
-		for len(page.Tokens) < p.limit {
+		for {
 			var best *scanner
 			for _, sc := range scans {
 				if sc.suffix == nil {
@@ -355,17 +358,14 @@ func (s *Store) ListTokens(accountID string, q ListQuery) (TokenPage, error) {
 			if !found || !p.matches(&rec) {
 				continue
 			}
+			if len(page.Tokens) == p.limit {
+				c := encodeListCursor(byte(p.order), last)
+				page.NextCursor = &c
+				return nil
+			}
 			page.Tokens = append(page.Tokens, viewOf(&rec, now))
 			last = suffix
 		}
-		for _, sc := range scans {
-			if sc.suffix != nil {
-				c := encodeListCursor(byte(p.order), last)
-				page.NextCursor = &c
-				break
-			}
-		}
-		return nil
 	})
 	s.keysRead.Add(uint64(reads))
 	if err != nil {

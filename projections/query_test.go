@@ -151,6 +151,9 @@ func pageAll(t *testing.T, s *Store, acct string, q ListQuery) []string {
 		if len(page.Tokens) > limit {
 			t.Fatalf("page of %d, limit %d", len(page.Tokens), limit)
 		}
+		if pages > 0 && len(page.Tokens) == 0 {
+			t.Fatalf("an empty page behind a next cursor (%+v)", q)
+		}
 		all = append(all, ids(page.Tokens)...)
 		if page.NextCursor == nil {
 			return all
@@ -223,6 +226,31 @@ func TestListFiltersAndSorts(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(one, v) {
 			t.Errorf("list view %+v, Token %+v %v", v, one, err)
 		}
+	}
+}
+
+// nextCursor is null on the last page, also when the filter is checked on
+// each token (q) or entry (type) rather than served by an index, and the
+// matches end exactly at the limit.
+func TestLastPageHasNoCursor(t *testing.T) {
+	s, w := listWorld(t)
+	want := expectList(w, ListQuery{Q: "gamma"})
+	if len(want) < 2 {
+		t.Fatalf("the world has %d gammas", len(want))
+	}
+	page, err := s.ListTokens("acme", ListQuery{Q: "gamma", Limit: len(want)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Tokens) != len(want) || page.NextCursor != nil {
+		t.Fatalf("q page: %d tokens, cursor %v; want %d and none", len(page.Tokens), page.NextCursor, len(want))
+	}
+	audit, err := s.AccountAudit("acme", AuditQuery{Type: domain.AccountCreated, Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(audit.Entries) != 1 || audit.NextCursor != nil {
+		t.Fatalf("type page: %d entries, cursor %v; want 1 and none", len(audit.Entries), audit.NextCursor)
 	}
 }
 
