@@ -29,7 +29,9 @@ var bootstrapCommandID = uuid.NewSHA1(uuid.NameSpaceURL, []byte("tokend:bootstra
 // (checked by the caller), else the one in <dataDir>/admin.license left by
 // an earlier, interrupted start, else a new one written there (mode 0600)
 // before the account is created, so that it cannot be lost. It is never
-// printed. created reports whether this call created the account.
+// printed. The file holds the license alone, with no newline, so that
+// `$(cat admin.license)` and a plain read both give the bearer as it is.
+// created reports whether this call created the account.
 func (s *Service) Bootstrap(ctx context.Context, dataDir, adminLicense string) (created bool, err error) {
 	var acc domain.Account
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
@@ -58,7 +60,7 @@ func (s *Service) Bootstrap(ctx context.Context, dataDir, adminLicense string) (
 		if license, err = domain.NewSecret(domain.LicensePrefix); err != nil {
 			return false, fmt.Errorf("bootstrap: draw the admin license: %w", err)
 		}
-		if err := writeFileAtomic(path, []byte(license+"\n"), 0o600); err != nil {
+		if err := writeFileAtomic(path, []byte(license), 0o600); err != nil {
 			return false, fmt.Errorf("bootstrap: write %s: %w", path, err)
 		}
 		wrote = true

@@ -74,7 +74,7 @@ func (c *config) check(serve bool) error {
 	default:
 		return fmt.Errorf("--rate-limit (TOKEND_RATE_LIMIT): must be on or off, got %q", c.rateRaw)
 	}
-	if l, ok := os.LookupEnv("TOKEND_ADMIN_LICENSE"); ok {
+	if l := os.Getenv("TOKEND_ADMIN_LICENSE"); l != "" {
 		if !domain.CheckSecret(domain.LicensePrefix, l) {
 			return fmt.Errorf("TOKEND_ADMIN_LICENSE: not a well-formed license (lic_ followed by 43 base62 characters and a 6-character checksum); unset it to have tokend draw one into <data-dir>/admin.license")
 		}
@@ -83,8 +83,10 @@ func (c *config) check(serve bool) error {
 	return nil
 }
 
+// env returns the environment variable key, or fallback when it is unset
+// or empty: an empty value is how shells and unit files leave a setting out.
 func env(key, fallback string) string {
-	if v, ok := os.LookupEnv(key); ok {
+	if v := os.Getenv(key); v != "" {
 		return v
 	}
 	return fallback
