@@ -44,7 +44,9 @@ func refNameOK(raw string) (string, bool) {
 	if !utf8.ValidString(raw) {
 		return "", false
 	}
-	s := strings.TrimSpace(raw)
+	// Trimmed of white space, except NEL (U+0085), which API.md names
+	// among the control characters a name refuses.
+	s := strings.TrimFunc(raw, func(r rune) bool { return unicode.In(r, unicode.White_Space) && r != 0x85 })
 	if s == "" || utf8.RuneCountInString(s) > 200 {
 		return "", false
 	}

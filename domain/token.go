@@ -266,15 +266,9 @@ func (t Token) diff(p patch, r Rules) (Changes, error) {
 		c.Note = change(optional(s.Note), optional(p.note.String()))
 	}
 	if p.exp != nil && *p.exp != s.ExpirationDate {
-		if err := ValidateExpiration(*p.exp, r.Now, r.maxLifetime()); err != nil {
-			return Changes{}, err
-		}
 		c.ExpirationDate = change(ptr(s.ExpirationDate), p.exp)
 	}
 	if p.model != nil && *p.model != s.ModelID {
-		if *p.model != "" && !r.hasModel(*p.model) {
-			return Changes{}, Invalid("modelId", "no model %q in this account", *p.model)
-		}
 		c.ModelID = change(optional(s.ModelID), optional(*p.model))
 	}
 	if p.status != nil && *p.status != s.Status {
@@ -283,8 +277,18 @@ func (t Token) diff(p patch, r Rules) (Changes, error) {
 	if c.Count() == 0 {
 		return c, nil
 	}
+	// A canceled token refuses every change as such (API.md), before the
+	// clock or the model catalogue is asked whether the change is valid.
 	if s.Status == StatusCanceled {
 		return Changes{}, &Error{Code: CodeTokenCanceled, Message: "token " + s.ID + " is canceled: it can no longer change, only be deleted"}
+	}
+	if c.ExpirationDate != nil {
+		if err := ValidateExpiration(*p.exp, r.Now, r.maxLifetime()); err != nil {
+			return Changes{}, err
+		}
+	}
+	if c.ModelID != nil && *p.model != "" && !r.hasModel(*p.model) {
+		return Changes{}, Invalid("modelId", "no model %q in this account", *p.model)
 	}
 	if c.Status != nil && !s.Status.canMove(*c.Status.To) {
 		return Changes{}, Invalid("status", "cannot move from %s to %s", s.Status, *c.Status.To)

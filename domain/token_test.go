@@ -156,6 +156,8 @@ func TestCanceledIsTerminal(t *testing.T) {
 			{name: "clear the absent note is a no-op", body: domain.ChangeNote{Note: ""}},
 			{name: "change expiration", body: domain.ChangeExpiration{ExpirationDate: firstExp + 1}, code: domain.CodeTokenCanceled, msg: msgCanceled},
 			{name: "same expiration is a no-op", body: domain.ChangeExpiration{ExpirationDate: firstExp}},
+			{name: "a past expiration is refused as a change, not checked", body: domain.ChangeExpiration{ExpirationDate: 5}, code: domain.CodeTokenCanceled, msg: msgCanceled},
+			{name: "an unknown model is refused as a change, not looked up", body: domain.AssignModel{ModelID: "no-such-model"}, code: domain.CodeTokenCanceled, msg: msgCanceled},
 			{name: "assign", body: assign1, code: domain.CodeTokenCanceled, msg: msgCanceled},
 			{name: "update model", body: modelUpdate(str(model1)), code: domain.CodeTokenCanceled, msg: msgCanceled},
 			{name: "unassign while unassigned is a no-op", body: unassign},

@@ -25,7 +25,11 @@ func ParseName(field, raw string) (Name, error) {
 	if !utf8.ValidString(raw) {
 		return Name{}, Invalid(field, "must be valid UTF-8")
 	}
-	s := strings.TrimSpace(raw)
+	// Trim white space as every language's trim does (spaces, tabs, line
+	// breaks), but not U+0085 (NEL): API.md names it among the control
+	// characters a name refuses, and JavaScript's trim keeps it too, so a
+	// name that ends with it is refused rather than silently shortened.
+	s := strings.TrimFunc(raw, func(r rune) bool { return unicode.IsSpace(r) && r != '\u0085' })
 	if s == "" {
 		return Name{}, Invalid(field, "must not be empty")
 	}
