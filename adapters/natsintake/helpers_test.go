@@ -160,7 +160,7 @@ func (f *fixture) publishRaw(typ string, body []byte, msgID, license string) *je
 // outcome waits for the n-th outcome (from 1) published for a command.
 func (f *fixture) outcome(id string, n int) wire.Outcome {
 	f.t.Helper()
-	o, ok := f.seen.wait(id, n, 15*time.Second)
+	o, ok := f.seen.wait(id, n, 30*time.Second) // generous: CI machines are slow and shared
 	if !ok {
 		f.t.Fatalf("no outcome #%d for command %s", n, id)
 	}
