@@ -207,8 +207,8 @@ func (in *Intake) handle(ctx context.Context, c *rawCommand) error {
 		ID: env.CommandID, AccountID: p.AccountID, TokenID: tokenID, Actor: p.Actor(),
 		ExpectedVersion: env.ExpectedVersion, Body: body,
 	})
-	if err != nil && domain.CodeOf(err) == domain.CodeInternal {
-		return err // not the command's fault: retried
+	if code := domain.CodeOf(err); code == domain.CodeInternal || code == domain.CodeUnavailable {
+		return err // not the command's fault: retried, never remembered
 	}
 	label := commands.OutcomeLabel(res, err)
 	if err != nil {
