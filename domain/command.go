@@ -77,6 +77,18 @@ type IssueToken struct {
 	SecretHint     string
 }
 
+// DrawSecret draws the token's secret (crypto/rand) and sets the command's
+// hash and hint from it: the one way every intake issues a token. The
+// secret is returned to be shown once; only its hash travels on.
+func (b *IssueToken) DrawSecret() (string, error) {
+	secret, err := NewSecret(TokenSecretPrefix)
+	if err != nil {
+		return "", err
+	}
+	b.SecretSha256, b.SecretHint = HashSecret(secret), Hint(secret)
+	return secret, nil
+}
+
 // RenameToken sets the name.
 type RenameToken struct{ Name string }
 

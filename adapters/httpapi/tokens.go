@@ -37,13 +37,11 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, p principal)
 	if err != nil {
 		return err
 	}
-	secret, err := domain.NewSecret(domain.TokenSecretPrefix)
+	body := wire.IssueTokenBody(d)
+	secret, err := body.DrawSecret()
 	if err != nil {
 		return err
 	}
-	body := wire.IssueTokenBody(d)
-	body.SecretSha256 = domain.HashSecret(secret)
-	body.SecretHint = domain.Hint(secret)
 	res, err := s.execute(r.Context(), domain.Command{
 		ID: cmdID, AccountID: p.AccountID, TokenID: commands.TokenIDFor(cmdID), Actor: p.Actor(), Body: body,
 	})

@@ -193,10 +193,9 @@ func (in *Intake) handle(ctx context.Context, c *rawCommand) error {
 	}
 	var secret string
 	if issue, ok := body.(domain.IssueToken); ok {
-		if secret, err = domain.NewSecret(domain.TokenSecretPrefix); err != nil {
+		if secret, err = issue.DrawSecret(); err != nil {
 			return err
 		}
-		issue.SecretSha256, issue.SecretHint = domain.HashSecret(secret), domain.Hint(secret)
 		body = issue
 	}
 	// Shutdown must not cut a command in half: the attempt has its own

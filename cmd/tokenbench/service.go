@@ -166,12 +166,11 @@ func (s *service) issue(ctx context.Context, n int) (measure, error) {
 	toks := make([]benchToken, n)
 	exp := time.Now().Add(90 * 24 * time.Hour).Unix()
 	m, err := s.b.load("issue tokens (in-process)", n, s.b.clients, func(_, i int) error {
-		secret, err := domain.NewSecret(domain.TokenSecretPrefix)
+		body := domain.IssueToken{Name: fmt.Sprintf("token %d", i), ExpirationDate: exp}
+		secret, err := body.DrawSecret()
 		if err != nil {
 			return err
 		}
-		body := domain.IssueToken{Name: fmt.Sprintf("token %d", i), ExpirationDate: exp,
-			SecretSha256: domain.HashSecret(secret), SecretHint: domain.Hint(secret)}
 		if i%2 == 0 {
 			body.ModelID = s.model
 		}
