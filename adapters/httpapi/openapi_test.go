@@ -7,51 +7,28 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/tokend/tokend/docs"
+	"github.com/tokend/tokend/internal/openapitest"
 )
 
-var (
-	specOnce   sync.Once
-	specRouter routers.Router
-	specErr    error
-)
-
-// openAPIRouter loads docs/openapi.yaml (the embedded copy the server
-// serves), validates it as OpenAPI 3.1 and returns a router over it.
+// openAPIRouter returns the router over docs/openapi.yaml (openapitest).
 func openAPIRouter(t testing.TB) routers.Router {
 	t.Helper()
-	specOnce.Do(func() {
-		loader := openapi3.NewLoader()
-		doc, err := loader.LoadFromData(docs.OpenAPI)
-		if err != nil {
-			specErr = err
-			return
-		}
-		if err := doc.Validate(context.Background()); err != nil {
-			specErr = err
-			return
-		}
-		specRouter, specErr = legacy.NewRouter(doc)
-	})
-	if specErr != nil {
-		t.Fatalf("docs/openapi.yaml: %v", specErr)
+	router, err := openapitest.Router()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return specRouter
+	return router
 }
 
 // validatingTransport checks every real exchange of the tests against
-// docs/openapi.yaml: each answer must be one the document declares for its
-// operation and status (status, headers, body schema), and each request that
-// succeeded must be one the document describes. Requests no route matches
-// must have been answered 404 or 405.
+// docs/openapi.yaml (openapitest.Check). Requests no operation matches must
+// have been answered 404 or 405.
 type validatingTransport struct {
 	t      testing.TB
 	base   http.RoundTripper
@@ -59,58 +36,18 @@ type validatingTransport struct {
 }
 
 func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	var reqBody []byte
-	if req.Body != nil {
-		var err error
-		if reqBody, err = io.ReadAll(req.Body); err != nil {
-			return nil, err
-		}
-		req.Body.Close()
-		req.Body = io.NopCloser(bytes.NewReader(reqBody))
-	}
-	res, err := v.base.RoundTrip(req)
+	res, x, err := openapitest.RoundTrip(v.base, req)
 	if err != nil {
 		return nil, err
 	}
-	body, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	res.Body = io.NopCloser(bytes.NewReader(body))
-
-	vreq := req.Clone(context.Background())
-	vreq.Body = io.NopCloser(bytes.NewReader(reqBody))
-	route, params, err := v.router.FindRoute(vreq)
-	if err == nil && unmatched(res.StatusCode, body) {
+	notFound := res.StatusCode == http.StatusNotFound || res.StatusCode == http.StatusMethodNotAllowed
+	if unmatched(x.Status, x.Body) {
 		// The document's router is more lenient than net/http's (it takes
 		// /v1/tokens/ for /v1/tokens); the server said no route matched.
-		err = errors.New("no route in the server")
-	}
-	if err != nil {
-		if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusMethodNotAllowed {
-			v.t.Errorf("openapi: %s %s answered %d but the document has no such operation: %v", req.Method, req.URL.Path, res.StatusCode, err)
-		}
 		return res, nil
 	}
-	in := &openapi3filter.RequestValidationInput{
-		Request: vreq, PathParams: params, Route: route,
-		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
-	}
-	if res.StatusCode < 300 {
-		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
-			v.t.Errorf("openapi: request %s %s (answered %d) does not match the document: %v", req.Method, req.URL.Path, res.StatusCode, err)
-		}
-	}
-	out := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: in,
-		Status:                 res.StatusCode,
-		Header:                 res.Header,
-		Body:                   io.NopCloser(bytes.NewReader(body)),
-		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
-	}
-	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
-		v.t.Errorf("openapi: answer %d to %s %s does not match the document: %v\nbody: %.500s", res.StatusCode, req.Method, req.URL.Path, err, body)
+	if _, err := openapitest.Check(v.router, x); err != nil && !(notFound && errors.Is(err, openapitest.ErrNoOperation)) {
+		v.t.Errorf("openapi: %v", err)
 	}
 	return res, nil
 }
