@@ -39,8 +39,10 @@
 //     like the HTTP body, and the command runs through the command service
 //     (commands.Service.Execute, the one write path). Accepted or refused, the
 //     outcome is remembered without its secret and published on
-//     tokens.outcomes.<commandId> (an outcome with a secret is published
-//     first: see Intake.conclude); then the message is acknowledged.
+//     tokens.outcomes.<commandId>, in that order, so that a publisher that
+//     holds the outcome finds it at GET /v1/commands/{id} (an outcome with
+//     a secret is published even when remembering fails: see
+//     Intake.conclude); then the message is acknowledged.
 //   - A fault that is not the command's (NATS or the read model unreachable,
 //     a timeout) is retried with backoff by the Retry middleware; a panic is
 //     caught by the Recoverer and not retried; what still fails goes to the

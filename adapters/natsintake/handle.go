@@ -264,25 +264,25 @@ func validTokenID(id string) bool {
 }
 
 // conclude remembers a command's outcome (without its secret), so that a
-// repeat gets this outcome again, and publishes it. Remembering comes first:
-// a publisher that has the outcome and sends the command again must find it
-// remembered. The one exception is an outcome that carries a secret (an
-// accepted IssueToken): it is published first, so that if remembering fails
-// the secret has reached the publisher all the same; a repeat of an
-// IssueToken cannot run twice anyway (its token id derives from its
-// command id), it only answers without the secret.
+// repeat gets this outcome again and GET /v1/commands/{id} finds it, and
+// then publishes it. Remembering comes first: a publisher that has the
+// outcome and sends the command again, or asks for it over HTTP, must find
+// it remembered. An outcome that carries a secret (the first run of an
+// IssueToken) is published even when remembering fails, and the failure is
+// returned afterwards so that the command is retried: the secret reaches
+// the publisher all the same, this one time, and the retry (which cannot
+// issue a second token: its id derives from the command id) remembers the
+// outcome and answers again without the secret.
 func (in *Intake) conclude(ctx context.Context, typ domain.CommandType, p auth.Principal, o wire.Outcome, label string) error {
-	remember := func() error {
-		return in.cfg.Outcomes.put(ctx, remembered{Outcome: o, AccountID: p.AccountID, Type: typ, At: time.Now().UTC()})
+	rememberErr := in.cfg.Outcomes.put(ctx, remembered{Outcome: o, AccountID: p.AccountID, Type: typ, At: time.Now().UTC()})
+	if rememberErr != nil && o.Secret == "" {
+		return rememberErr
 	}
-	steps := []func() error{remember, func() error { return in.publish(o) }}
-	if o.Secret != "" {
-		steps[0], steps[1] = steps[1], steps[0]
+	if err := in.publish(o); err != nil {
+		return errors.Join(rememberErr, err)
 	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			return err
-		}
+	if rememberErr != nil {
+		return rememberErr
 	}
 	in.observe(typ, label)
 	return nil

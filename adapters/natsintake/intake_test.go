@@ -97,6 +97,11 @@ func TestCommandPublishedTwiceRunsOnce(t *testing.T) {
 	if first.Secret == "" {
 		t.Fatal("the first outcome of an IssueToken has no secret")
 	}
+	// Remembered before it was published: a publisher holding the outcome
+	// finds it at once (GET /v1/commands/{id}), without its secret.
+	if got, found, err := f.outcomes.CommandOutcome(ctxT(t), domain.DefaultAccountID, uuid.MustParse(c.CommandID)); err != nil || !found || got.Secret != "" || got.Sequence != first.Sequence {
+		t.Fatalf("remembered outcome %+v, found %v, %v", got, found, err)
+	}
 
 	body := mustJSON(t, c)
 	f.publishRaw("IssueToken", body, uuid.NewString(), f.admin) // past the window
