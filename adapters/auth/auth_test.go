@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/tokend/tokend/adapters/auth"
@@ -40,7 +41,7 @@ func TestAuthenticate(t *testing.T) {
 		{"basic", []string{"Basic " + good}, auth.Principal{}, domain.ErrUnauthenticated},
 		{"no credentials", []string{"Bearer "}, auth.Principal{}, domain.ErrUnauthenticated},
 		{"token secret", []string{"Bearer tkn_" + good[4:]}, auth.Principal{}, domain.ErrUnauthenticated},
-		{"bad checksum", []string{"Bearer " + good[:len(good)-1] + "x"}, auth.Principal{}, domain.ErrUnauthenticated},
+		{"bad checksum", []string{"Bearer " + corruptLast(good)}, auth.Principal{}, domain.ErrUnauthenticated},
 		{"revoked", []string{"Bearer " + revoked}, auth.Principal{}, domain.ErrUnauthenticated},
 		{"unknown", []string{"Bearer " + unknown}, auth.Principal{}, domain.ErrUnauthenticated},
 	}
@@ -56,4 +57,13 @@ func TestAuthenticate(t *testing.T) {
 	if !p.Admin() || p.Actor() != (domain.Actor{Kind: domain.ActorLicense, ID: "lic-9"}) {
 		t.Fatalf("principal %+v: admin %v, actor %+v", p, p.Admin(), p.Actor())
 	}
+}
+
+// corruptLast changes a secret's last character (its checksum's last
+// digit) to another base62 digit, so that its checksum no longer matches.
+func corruptLast(s string) string {
+	if strings.HasSuffix(s, "x") {
+		return s[:len(s)-1] + "y"
+	}
+	return s[:len(s)-1] + "x"
 }

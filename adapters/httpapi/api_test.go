@@ -172,7 +172,7 @@ func TestIntrospection(t *testing.T) {
 		}
 	}
 	inactive(map[string]any{"token": "tkn_nope"}, "")
-	inactive(map[string]any{"token": tok.secret[:len(tok.secret)-1] + "x"}, "")
+	inactive(map[string]any{"token": corruptLast(tok.secret)}, "")
 	unknown, _ := domain.NewSecret(domain.TokenSecretPrefix)
 	inactive(map[string]any{"token": unknown}, "")
 	inactive("token="+url.QueryEscape(s.admin), "application/x-www-form-urlencoded")
@@ -472,7 +472,7 @@ func TestLogs(t *testing.T) {
 	lic := s.newTenant("acme").license
 	tok := s.newToken(lic, nil)
 	s.must(200, req{method: "POST", path: "/v1/introspect", body: map[string]any{"token": tok.secret}})
-	s.must(401, req{method: "GET", path: "/v1/account", license: lic[:len(lic)-1] + "0"})
+	s.must(401, req{method: "GET", path: "/v1/account", license: corruptLast(lic)})
 	r := s.must(200, req{method: "GET", path: "/v1/tokens?q=" + url.QueryEscape(lic), license: lic, headers: map[string]string{"X-Request-Id": "trace-42"}})
 	if r.header.Get("X-Request-Id") != "trace-42" {
 		t.Fatalf("X-Request-Id %q", r.header.Get("X-Request-Id"))
@@ -522,4 +522,13 @@ func TestMalformedSecretsSkipLookups(t *testing.T) {
 	if s.store.KeysRead() == before {
 		t.Fatal("KeysRead does not count introspection lookups; the check above proves nothing")
 	}
+}
+
+// corruptLast changes a secret's last character (its checksum's last
+// digit) to another base62 digit, so that its checksum no longer matches.
+func corruptLast(s string) string {
+	if strings.HasSuffix(s, "x") {
+		return s[:len(s)-1] + "y"
+	}
+	return s[:len(s)-1] + "x"
 }

@@ -29,11 +29,7 @@ func TestBadRequests(t *testing.T) {
 	s.must(201, req{method: "POST", path: "/v1/licenses", license: lic}).json(t, &issued)
 	s.must(204, req{method: "DELETE", path: "/v1/licenses/" + issued.ID, license: lic})
 	unknownLicense, _ := domain.NewSecret(domain.LicensePrefix)
-	last := byte('0')
-	if lic[len(lic)-1] == '0' {
-		last = '1'
-	}
-	badChecksum := lic[:len(lic)-1] + string(last)
+	badChecksum := corruptLast(lic)
 
 	future := strconv.FormatInt(inDays(30), 10)
 	tokPath := "/v1/tokens/" + tok.view.ID
