@@ -122,6 +122,7 @@ func (c *Client) SubscribeAudit(ctx context.Context, accountID string, fromSeque
 	var (
 		mu      sync.Mutex
 		failure error
+		last    jetstream.Msg // the last event acknowledged
 		done    = make(chan struct{})
 		once    sync.Once
 	)
@@ -148,6 +149,9 @@ func (c *Client) SubscribeAudit(ctx context.Context, accountID string, fromSeque
 			return
 		}
 		_ = m.Ack() // AckAll: also covers any earlier acknowledgement that was lost
+		mu.Lock()
+		last = m
+		mu.Unlock()
 		if o.caughtUp && ev.Pending == 0 {
 			stop(nil)
 		}
@@ -168,6 +172,18 @@ func (c *Client) SubscribeAudit(ctx context.Context, accountID string, fromSeque
 	<-cc.Closed()
 	mu.Lock()
 	defer mu.Unlock()
+	if last != nil {
+		// Acks are fire-and-forget. Send the last one again as a request:
+		// JetStream answers it once it has processed it, and every ack
+		// before it (its ack queue is in order, and an AckAll covers every
+		// earlier event), so a reader started right after this one returns
+		// resumes after it instead of getting it again. Unconfirmed, the
+		// events since the last processed ack come again, which a reader
+		// de-duplicating by sequence absorbs.
+		actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _ = c.nc.RequestWithContext(actx, last.Reply(), []byte("+ACK"))
+		cancel()
+	}
 	return failure
 }
 
