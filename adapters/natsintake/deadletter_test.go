@@ -62,6 +62,8 @@ func TestMalformedAndUnauthorisedKeepTheQueueFlowing(t *testing.T) {
 	big := `{"commandId":"` + bigID + `","data":{"name":"big","note":"` + strings.Repeat("x", 70000) + `","expirationDate":1}}`
 	f.publishRaw("IssueToken", []byte(big), bigID, f.admin)
 	f.publishRaw("IssueToken", []byte(`{"data":{}}`), "", f.admin) // nothing to answer
+	nilID := `{"commandId":"00000000-0000-0000-0000-000000000000","data":{"name":"nil","expirationDate":1}}`
+	f.publishRaw("IssueToken", []byte(nilID), "", f.admin) // nor here: the nil UUID names no command
 
 	noLicense := issue("no license")
 	f.publish("IssueToken", noLicense, "")
@@ -103,11 +105,12 @@ func TestMalformedAndUnauthorisedKeepTheQueueFlowing(t *testing.T) {
 		t.Fatalf("extra field refused with %q", o.Error.Message)
 	}
 
-	dead := f.deadLetters(4)
+	dead := f.deadLetters(5)
 	want := []struct{ reason, subject string }{
 		{natsintake.ReasonMalformed, "tokens.commands.IssueToken"},
 		{natsintake.ReasonUnknownType, "tokens.commands.FrobnicateToken"},
 		{natsintake.ReasonTooLarge, "tokens.commands.IssueToken"},
+		{natsintake.ReasonMalformed, "tokens.commands.IssueToken"},
 		{natsintake.ReasonMalformed, "tokens.commands.IssueToken"},
 	}
 	if len(dead) != len(want) {

@@ -31,7 +31,7 @@ const (
 	KindModelID                         // non-empty string, or null when nullable
 	KindSecret                          // string, not null, not checked further
 	KindString                          // any string; the caller checks it
-	KindUUID                            // a UUID in its 36-character form, any case
+	KindUUID                            // a UUID in its 36-character form, any case, not the nil UUID
 	KindVersion                         // a non-negative JSON integer
 	KindObject                          // a JSON object, kept raw for a second decoding
 )
@@ -247,8 +247,15 @@ func decodeField(name string, rule FieldRule, raw json.RawMessage) (Field, error
 			return Field{}, domain.Invalid(name, "must name a model of the account")
 		}
 	case KindUUID:
-		if _, err := uuid.Parse(s); err != nil || len(s) != 36 {
+		id, err := uuid.Parse(s)
+		if err != nil || len(s) != 36 {
 			return Field{}, domain.Invalid(name, "must be a UUID such as 3b241101-e2bb-4255-8caf-4136c566a962")
+		}
+		if id == uuid.Nil {
+			// The all-zero UUID is what a publisher that forgot to draw an
+			// id sends: as a command id it would make unrelated commands
+			// repeats of each other.
+			return Field{}, domain.Invalid(name, "must not be the nil UUID 00000000-0000-0000-0000-000000000000")
 		}
 	}
 	return Field{Set: true, Str: s}, nil

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/tokend/tokend/domain"
 )
 
@@ -118,7 +120,7 @@ func checkAccepted(t *testing.T, body []byte, spec BodySpec, d Body) {
 			}
 			continue
 		case KindUUID:
-			if len(f.Str) != 36 {
+			if len(f.Str) != 36 || uuid.MustParse(f.Str) == uuid.Nil {
 				t.Fatalf("accepted UUID %q", f.Str)
 			}
 		}
