@@ -148,7 +148,7 @@ func (c *Client) SubscribeAudit(ctx context.Context, accountID string, fromSeque
 			stop(err)
 			return
 		}
-		_ = m.Ack() // AckAll: also covers any earlier acknowledgement that was lost
+		_ = m.Ack()
 		mu.Lock()
 		last = m
 		mu.Unlock()
@@ -174,10 +174,10 @@ func (c *Client) SubscribeAudit(ctx context.Context, accountID string, fromSeque
 	defer mu.Unlock()
 	if last != nil {
 		// Acks are fire-and-forget. Send the last one again as a request:
-		// JetStream answers it once it has processed it, and every ack
-		// before it (its ack queue is in order, and an AckAll covers every
-		// earlier event), so a reader started right after this one returns
-		// resumes after it instead of getting it again. Unconfirmed, the
+		// JetStream answers it once it has processed it, and so every ack
+		// before it (its ack queue is in order), so a reader started right
+		// after this one returns resumes after it instead of getting it
+		// again. Unconfirmed, the
 		// events since the last processed ack come again, which a reader
 		// de-duplicating by sequence absorbs.
 		actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -201,7 +201,15 @@ func (c *Client) auditConsumer(ctx context.Context, accountID string, from uint6
 			Description:   "audit consumer of account " + accountID,
 			FilterSubject: filter,
 			DeliverPolicy: jetstream.DeliverAllPolicy,
-			AckPolicy:     jetstream.AckAllPolicy,
+			// Explicit, not AckAll: resuming resets the consumer, which
+			// restarts its delivery sequences at 1, and an AckAll of the
+			// previous reader still in the server's ack queue (its
+			// connection just dropped) would then carry a delivery sequence
+			// above every new one and make JetStream ignore the new acks
+			// until AckWait: the reader stalls. An explicit ack is matched
+			// by stream sequence against what is pending, so a late one
+			// only acknowledges an event that reader had handled.
+			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       auditAckWait,
 			MaxAckPending: 4 * auditPull,
 		})
