@@ -259,7 +259,7 @@ func (s *Service) executeToken(ctx context.Context, cmd domain.Command) (Result,
 		if err != nil {
 			return Result{}, err
 		}
-		tok, seq, tokLoaded, err := s.token(ctx, cmd.AccountID, cmd.TokenID, fresh)
+		tok, seq, tokLoaded, prior, err := s.tokenRun(ctx, cmd.AccountID, cmd.TokenID, fresh, cmd.ID)
 		if err != nil {
 			return Result{}, err
 		}
@@ -270,6 +270,13 @@ func (s *Service) executeToken(ctx context.Context, cmd domain.Command) (Result,
 			// decide again on the log's state before answering.
 			fresh = true
 			continue
+		}
+		if (err != nil || len(events) == 0) && prior.found {
+			// The log already holds this command's event: it is a repeat
+			// that came before the read model knew the first run (which
+			// remembered reads), and the state the first run left refuses
+			// it or makes it a no-op. Answer the first run's outcome.
+			return Result{CommandID: cmd.ID, Token: tok, Account: acc, Version: prior.version, Sequence: prior.sequence, Repeated: true}, nil
 		}
 		if err != nil {
 			return Result{}, err
@@ -299,7 +306,7 @@ func (s *Service) executeToken(ctx context.Context, cmd domain.Command) (Result,
 func (s *Service) executeAccount(ctx context.Context, cmd domain.Command) (Result, error) {
 	fresh := false
 	for attempt := 0; attempt < s.attempts; attempt++ {
-		acc, seq, loaded, err := s.account(ctx, cmd.AccountID, fresh)
+		acc, seq, loaded, prior, err := s.accountRun(ctx, cmd.AccountID, fresh, cmd.ID)
 		if err != nil {
 			return Result{}, err
 		}
@@ -307,6 +314,10 @@ func (s *Service) executeAccount(ctx context.Context, cmd domain.Command) (Resul
 		if (err != nil || len(events) == 0) && !loaded {
 			fresh = true
 			continue
+		}
+		if (err != nil || len(events) == 0) && prior.found {
+			// A repeat the read model did not know yet (executeToken).
+			return Result{CommandID: cmd.ID, Account: acc, Version: prior.version, Sequence: prior.sequence, Repeated: true}, nil
 		}
 		if err != nil {
 			return Result{}, err
@@ -379,14 +390,21 @@ func (s *Service) Account(ctx context.Context, accountID string) (domain.Account
 // are never removed, so a remembered account can only lack what was added
 // since; Execute re-reads it before it refuses anything.
 func (s *Service) account(ctx context.Context, accountID string, fresh bool) (a domain.Account, seq uint64, loaded bool, err error) {
+	a, seq, loaded, _, err = s.accountRun(ctx, accountID, fresh, uuid.Nil)
+	return a, seq, loaded, err
+}
+
+// accountRun is account that also looks, in a state read from the log,
+// for an event of command cmd: the earlier run of a repeated command.
+func (s *Service) accountRun(ctx context.Context, accountID string, fresh bool, cmd uuid.UUID) (a domain.Account, seq uint64, loaded bool, prior priorRun, err error) {
 	if !fresh {
 		if a, seq, ok := s.accounts.get(accountID); ok {
-			return a, seq, false, nil
+			return a, seq, false, priorRun{}, nil
 		}
 	}
 	stored, err := s.load(ctx, accountID, domain.AccountSubject, fresh)
 	if err != nil {
-		return domain.Account{}, 0, false, fmt.Errorf("commands: load account %s: %w", accountID, err)
+		return domain.Account{}, 0, false, priorRun{}, fmt.Errorf("commands: load account %s: %w", accountID, err)
 	}
 	for _, se := range stored {
 		a = domain.EvolveAccount(a, se.Event)
@@ -395,7 +413,7 @@ func (s *Service) account(ctx context.Context, accountID string, fresh bool) (a 
 	if a.Exists() {
 		s.accounts.put(accountID, a, seq)
 	}
-	return a, seq, fresh, nil
+	return a, seq, fresh, findRun(stored, cmd), nil
 }
 
 // token returns a token and the sequence of its last event (0: none yet),
@@ -403,10 +421,17 @@ func (s *Service) account(ctx context.Context, accountID string, fresh bool) (a 
 // when there is one (Snapshots), also for a token it does not know (a
 // new one, or one it has not applied yet: a refusal is decided again).
 func (s *Service) token(ctx context.Context, accountID, tokenID string, fresh bool) (t domain.Token, seq uint64, loaded bool, err error) {
+	t, seq, loaded, _, err = s.tokenRun(ctx, accountID, tokenID, fresh, uuid.Nil)
+	return t, seq, loaded, err
+}
+
+// tokenRun is token that also looks, in a state read from the log, for an
+// event of command cmd: the earlier run of a repeated command.
+func (s *Service) tokenRun(ctx context.Context, accountID, tokenID string, fresh bool, cmd uuid.UUID) (t domain.Token, seq uint64, loaded bool, prior priorRun, err error) {
 	key := accountID + "/" + tokenID
 	if !fresh {
 		if t, seq, ok := s.tokens.get(key); ok {
-			return t, seq, false, nil
+			return t, seq, false, priorRun{}, nil
 		}
 		if snap, ok := s.mem.(Snapshots); ok {
 			// A read error is no reason to fail: the log answers instead.
@@ -414,20 +439,42 @@ func (s *Service) token(ctx context.Context, accountID, tokenID string, fresh bo
 				if t.Exists() {
 					s.tokens.put(key, t, seq)
 				}
-				return t, seq, false, nil
+				return t, seq, false, priorRun{}, nil
 			}
 		}
 	}
 	stored, err := s.load(ctx, accountID, tokenID, fresh)
 	if err != nil {
-		return domain.Token{}, 0, false, fmt.Errorf("commands: load token %s: %w", tokenID, err)
+		return domain.Token{}, 0, false, priorRun{}, fmt.Errorf("commands: load token %s: %w", tokenID, err)
 	}
 	t = fold(stored)
 	seq = lastSeq(stored)
 	if t.Exists() {
 		s.tokens.put(key, t, seq)
 	}
-	return t, seq, fresh, nil
+	return t, seq, fresh, findRun(stored, cmd), nil
+}
+
+// priorRun is what an earlier run of a command did to its aggregate, found
+// in the log: the version its event gave the aggregate, and its sequence.
+type priorRun struct {
+	found    bool
+	version  int64
+	sequence uint64
+}
+
+// findRun looks for the event of command cmd among an aggregate's events.
+// A command's events carry its id, and a command emits at most one event.
+func findRun(stored []natsjs.StoredEvent, cmd uuid.UUID) priorRun {
+	if cmd == uuid.Nil {
+		return priorRun{}
+	}
+	for i, se := range stored {
+		if se.Event.CommandID == cmd {
+			return priorRun{found: true, version: int64(i + 1), sequence: se.Sequence}
+		}
+	}
+	return priorRun{}
 }
 
 // load reads a subject from the log: up to the leader's last event when

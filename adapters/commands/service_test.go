@@ -202,6 +202,41 @@ func TestSameCommandTwiceGivesOneEvent(t *testing.T) {
 	}
 }
 
+// A repeat that the state left by its first run makes a no-op (a
+// SuspendToken of a token it suspended, a CancelToken of a token it
+// canceled) or refuses (the SuspendToken, once the token is canceled),
+// arriving before any read model knows the first run (here there
+// is none), answers the first run's outcome: the log holds its event.
+func TestRepeatRefusedOrNoOpByItsOwnEffect(t *testing.T) {
+	f := newFixture(t)
+	tokenID, _ := f.setup(0)
+	suspend := domain.Command{ID: uuid.New(), AccountID: account, TokenID: tokenID, Actor: actor, Body: domain.SuspendToken{}}
+	cancel := domain.Command{ID: uuid.New(), AccountID: account, TokenID: tokenID, Actor: actor, Body: domain.CancelToken{}}
+	var firsts []commands.Result
+	for _, cmd := range []domain.Command{suspend, cancel} {
+		r, err := f.svc.Execute(context.Background(), cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		firsts = append(firsts, r)
+	}
+	for i, cmd := range []domain.Command{suspend, cancel} {
+		for name, svc := range map[string]*commands.Service{"same process": f.svc, "another process": f.service()} {
+			again, err := svc.Execute(context.Background(), cmd)
+			if err != nil || !again.Repeated || again.Version != firsts[i].Version || again.Sequence != firsts[i].Sequence {
+				t.Errorf("%s: repeated %T gave %+v, %v; want the first outcome %+v", name, cmd.Body, again, err, firsts[i])
+			}
+		}
+	}
+	// A new command is still refused by the same state.
+	if _, err := f.exec(f.svc, tokenID, domain.SuspendToken{}); domain.CodeOf(err) != domain.CodeTokenCanceled {
+		t.Fatalf("a new SuspendToken of a canceled token: %v, want token_canceled", err)
+	}
+	if n := len(f.events(tokenID)); n != 3 {
+		t.Fatalf("%d events, want 3", n)
+	}
+}
+
 func TestRepeatedIssueCreatesOneToken(t *testing.T) {
 	f := newFixture(t)
 	f.setup(0)
