@@ -364,6 +364,12 @@ func (s *Service) duplicate(ctx context.Context, cmd domain.Command, seq uint64)
 			r.Version = int64(i + 1)
 		}
 	}
+	if r.Version == 0 {
+		// The log holds this command's event on another aggregate's
+		// subject: the id was used for another command (remembered says
+		// the same once the read model has that event).
+		return Result{}, domain.Invalid("commandId", "was already used for another command")
+	}
 	acc, _, _, err := s.account(ctx, cmd.AccountID, false)
 	if err != nil {
 		return Result{}, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,6 +235,33 @@ func TestRepeatRefusedOrNoOpByItsOwnEffect(t *testing.T) {
 	}
 	if n := len(f.events(tokenID)); n != 3 {
 		t.Fatalf("%d events, want 3", n)
+	}
+}
+
+// A command id used again by another account, before any read model knows
+// the first use, is refused, and the other account gets no token.
+func TestCommandIDOfAnotherAccountIsRefused(t *testing.T) {
+	f := newFixture(t)
+	f.setup(0)
+	if _, err := f.svc.Execute(context.Background(), domain.Command{ID: uuid.New(), AccountID: "globex", Actor: actor,
+		Body: domain.CreateAccount{Name: "Globex", LicenseID: "lic-2", LicenseSha256: domain.HashSecret("y")}}); err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.New()
+	issue := func(accountID string) error {
+		_, err := f.svc.Execute(context.Background(), domain.Command{ID: id, AccountID: accountID, TokenID: commands.TokenIDFor(id), Actor: actor,
+			Body: domain.IssueToken{Name: "mine", ExpirationDate: f.now.Add(time.Hour).Unix(), SecretSha256: "h3", SecretHint: "tkn_abcd"}})
+		return err
+	}
+	if err := issue(account); err != nil {
+		t.Fatal(err)
+	}
+	if err := issue("globex"); domain.CodeOf(err) != domain.CodeInvalidArgument || !strings.Contains(err.Error(), "commandId") {
+		t.Fatalf("the same command id from another account: %v, want invalid_argument on commandId", err)
+	}
+	stored, err := f.store.Load(context.Background(), "globex", commands.TokenIDFor(id))
+	if err != nil || len(stored) != 0 {
+		t.Fatalf("the other account has %d events for the token (%v)", len(stored), err)
 	}
 }
 
