@@ -31,18 +31,19 @@
 //     unauthenticated (auth.Authenticate, as over HTTP). Not remembered: the
 //     command never ran for any account, and the same id may be retried with
 //     a good license.
-//   - A command id already remembered (Outcomes): its first outcome is
+//   - A command id already in the bucket (Outcomes): its first outcome is
 //     published again, without a secret, and nothing runs. This is what
 //     makes a command published twice run once even after JetStream's
 //     two-minute duplicate window (its Nats-Msg-Id drops copies within it).
 //   - Otherwise the envelope and "data" are decoded by package wire exactly
 //     like the HTTP body, and the command runs through the command service
-//     (commands.Service.Execute, the one write path). Accepted or refused, the
-//     outcome is remembered without its secret and published on
-//     tokens.outcomes.<commandId>, in that order, so that a publisher that
-//     holds the outcome finds it at GET /v1/commands/{id} (an outcome with
-//     a secret is published even when remembering fails: see
-//     Intake.conclude); then the message is acknowledged.
+//     (commands.Service.Execute, the one write path). The outcome is
+//     published on tokens.outcomes.<commandId> once it is remembered: a
+//     command that emitted an event is remembered by the log (its event,
+//     which the command service and the read model recognise by command
+//     id); a refusal or a no-op is first put in the bucket, without a
+//     secret (Intake.conclude). So a publisher that holds the outcome finds
+//     it at GET /v1/commands/{id}. Then the message is acknowledged.
 //   - A fault that is not the command's (NATS or the read model unreachable,
 //     a timeout) is retried with backoff by the Retry middleware; a panic is
 //     caught by the Recoverer and not retried; what still fails goes to the

@@ -220,6 +220,17 @@ func (in *Intake) handle(ctx context.Context, c *rawCommand) error {
 		// secret's hash was ever kept (docs/api.md).
 		o.Secret = secret
 	}
+	if len(res.Emitted) > 0 || res.Repeated {
+		// The log remembers this command through its event: a repeat is
+		// recognised by the command service, and GET /v1/commands/{id}
+		// reads it from the read model (Outcomes, "Two memories"). The
+		// event is in the log before the outcome is published.
+		if err := in.publish(o); err != nil {
+			return err
+		}
+		in.observe(typ, label)
+		return nil
+	}
 	return in.conclude(ctx, typ, p, o, label)
 }
 
@@ -263,26 +274,17 @@ func validTokenID(id string) bool {
 	return true
 }
 
-// conclude remembers a command's outcome (without its secret), so that a
-// repeat gets this outcome again and GET /v1/commands/{id} finds it, and
-// then publishes it. Remembering comes first: a publisher that has the
-// outcome and sends the command again, or asks for it over HTTP, must find
-// it remembered. An outcome that carries a secret (the first run of an
-// IssueToken) is published even when remembering fails, and the failure is
-// returned afterwards so that the command is retried: the secret reaches
-// the publisher all the same, this one time, and the retry (which cannot
-// issue a second token: its id derives from the command id) remembers the
-// outcome and answers again without the secret.
+// conclude remembers the outcome of a command that emitted no event (a
+// refusal or a no-op), without a secret, so that a repeat gets this outcome
+// again and GET /v1/commands/{id} finds it, and then publishes it.
+// Remembering comes first: a publisher that holds the outcome and sends the
+// command again, or asks for it over HTTP, must find it remembered.
 func (in *Intake) conclude(ctx context.Context, typ domain.CommandType, p auth.Principal, o wire.Outcome, label string) error {
-	rememberErr := in.cfg.Outcomes.put(ctx, remembered{Outcome: o, AccountID: p.AccountID, Type: typ, At: time.Now().UTC()})
-	if rememberErr != nil && o.Secret == "" {
-		return rememberErr
+	if err := in.cfg.Outcomes.put(ctx, remembered{Outcome: o, AccountID: p.AccountID, Type: typ, At: time.Now().UTC()}); err != nil {
+		return err
 	}
 	if err := in.publish(o); err != nil {
-		return errors.Join(rememberErr, err)
-	}
-	if rememberErr != nil {
-		return rememberErr
+		return err
 	}
 	in.observe(typ, label)
 	return nil

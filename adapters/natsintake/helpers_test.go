@@ -43,10 +43,7 @@ type fixture struct {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	core := stacktest.Start(t)
-	outcomes, err := natsintake.OpenOutcomes(ctxT(t), core.JS, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	outcomes := core.Outcomes(t)
 	f := &fixture{t: t, core: core, emb: core.Server, nc: core.NC, js: core.JS, store: core.Store, events: core.Events, svc: core.Commands,
 		outcomes: outcomes, admin: core.Admin, seen: newCollector()}
 	sub, err := f.nc.Subscribe(natsintake.OutcomesPrefix+">", f.seen.add)

@@ -13,6 +13,7 @@ import (
 	"github.com/tokend/tokend/adapters/natsjs"
 	"github.com/tokend/tokend/adapters/wire"
 	"github.com/tokend/tokend/domain"
+	"github.com/tokend/tokend/projections"
 )
 
 // OutcomesBucket is the JetStream key-value bucket where the intake
@@ -25,14 +26,39 @@ const OutcomesBucket = "TOKEN_OUTCOMES"
 // first outcome.
 const OutcomesTTL = natsjs.CommandsMaxAge
 
-// Why a JetStream key-value bucket, and not the Badger read model that
-// already remembers the outcome of every command that emitted an event: a
-// command that was refused, or changed nothing, emits no event, yet a repeat
-// must still get that first outcome, not a new decision on a state that has
-// moved on. The bucket lives with the commands (same cluster, same
-// replication, same 7 days), survives the loss of the read model (which is
-// rebuilt from events, which do not carry refusals), and is shared by every
-// tokend replica. It never holds a secret.
+// Two memories answer for a command. A command that emitted an event is
+// remembered by the log itself: its event carries its id, the command
+// service recognises a repeat from the read model or the log
+// (commands.Service.Execute), and the read model's index of command ids
+// answers GET /v1/commands/{id} (Log). A command that was refused, or
+// changed nothing, emits no event, yet a repeat must still get that first
+// outcome, not a new decision on a state that has moved on: those go to a
+// JetStream key-value bucket. The bucket lives with the commands (same
+// cluster, same replication, same 7 days), survives the loss of the read
+// model (which is rebuilt from events, which do not carry refusals), and is
+// shared by every tokend replica. It never holds a secret. Keeping the
+// accepted commands out of it spares every one of them a write to the
+// bucket: that write cost as much as the event's own append.
+
+// Log is the memory of the commands that emitted events: the read model's
+// index of command ids, and how far the log goes, so that an outcome
+// published a moment ago is found although the read model may be a little
+// behind the log. A zero Log leaves only the bucket.
+type Log struct {
+	// ReadModel is the Badger read model (*projections.Store).
+	ReadModel AppliedCommands
+	// LastSequence is the log's last sequence now
+	// (natsjs.EventStore.LastSequence).
+	LastSequence func(ctx context.Context) (uint64, error)
+	// Wait bounds the wait for the read model to reach it. Zero: 5 s.
+	Wait time.Duration
+}
+
+// AppliedCommands is what Log reads of the read model.
+type AppliedCommands interface {
+	CommandOutcome(commandID uuid.UUID) (projections.Outcome, bool, error)
+	WaitFor(ctx context.Context, seq uint64, timeout time.Duration) error
+}
 
 // remembered is an outcome as kept in the bucket: the outcome without its
 // secret, with the account it belongs to (GET /v1/commands/{id} answers only
@@ -46,12 +72,14 @@ type remembered struct {
 
 // Outcomes remembers the outcomes of commands. It is safe for concurrent use.
 type Outcomes struct {
-	kv jetstream.KeyValue
+	kv  jetstream.KeyValue
+	log Log
 }
 
 // OpenOutcomes creates or updates the bucket (idempotently, like the
-// streams) with the given number of replicas and returns the store.
-func OpenOutcomes(ctx context.Context, js jetstream.JetStream, replicas int) (*Outcomes, error) {
+// streams) with the given number of replicas and returns the store, which
+// reads the outcomes of commands that emitted events from log.
+func OpenOutcomes(ctx context.Context, js jetstream.JetStream, replicas int, log Log) (*Outcomes, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      OutcomesBucket,
 		Description: "tokend: the outcome of every command published on NATS, by command id, without secrets",
@@ -63,7 +91,10 @@ func OpenOutcomes(ctx context.Context, js jetstream.JetStream, replicas int) (*O
 	if err != nil {
 		return nil, fmt.Errorf("outcomes bucket %s: %w", OutcomesBucket, err)
 	}
-	return &Outcomes{kv: kv}, nil
+	if log.Wait <= 0 {
+		log.Wait = 5 * time.Second
+	}
+	return &Outcomes{kv: kv, log: log}, nil
 }
 
 // put remembers an outcome, dropping its secret.
@@ -95,14 +126,51 @@ func (o *Outcomes) get(ctx context.Context, id uuid.UUID) (remembered, bool, err
 	return r, true, nil
 }
 
-// CommandOutcome returns the remembered outcome of a command of accountID,
-// for GET /v1/commands/{id}. Another account's command is not found,
-// exactly like a command that never ran or was forgotten (after
+// CommandOutcome returns the outcome of a command of accountID, for GET
+// /v1/commands/{id}: from the bucket, else from the log (a command that
+// emitted an event). Another account's command is not found, exactly like
+// a command that never ran or a refusal that was forgotten (after
 // OutcomesTTL).
 func (o *Outcomes) CommandOutcome(ctx context.Context, accountID string, id uuid.UUID) (wire.Outcome, bool, error) {
 	r, found, err := o.get(ctx, id)
-	if err != nil || !found || r.AccountID != accountID {
+	if err != nil {
 		return wire.Outcome{}, false, err
 	}
-	return r.Outcome, true, nil
+	if found {
+		if r.AccountID != accountID {
+			return wire.Outcome{}, false, nil
+		}
+		return r.Outcome, true, nil
+	}
+	return o.logged(ctx, accountID, id)
+}
+
+// logged returns the outcome of a command that emitted an event, as the
+// read model recorded it.
+func (o *Outcomes) logged(ctx context.Context, accountID string, id uuid.UUID) (wire.Outcome, bool, error) {
+	rm := o.log.ReadModel
+	if rm == nil {
+		return wire.Outcome{}, false, nil
+	}
+	a, found, err := rm.CommandOutcome(id)
+	if err == nil && !found && o.log.LastSequence != nil {
+		// The outcome is published once the event is in the log, and the
+		// read model may not have applied it yet: catch up with what the
+		// log holds now, then look again.
+		var last uint64
+		if last, err = o.log.LastSequence(ctx); err == nil {
+			if err = rm.WaitFor(ctx, last, o.log.Wait); err == nil {
+				a, found, err = rm.CommandOutcome(id)
+			}
+		}
+	}
+	if err != nil {
+		return wire.Outcome{}, false, fmt.Errorf("the outcome of %s in the read model: %w", id, err)
+	}
+	// Only commands on tokens come through NATS; an account's own commands
+	// (its licenses and models) have no outcome to ask for.
+	if !found || a.AccountID != accountID || a.TokenID == "" {
+		return wire.Outcome{}, false, nil
+	}
+	return wire.Outcome{CommandID: id.String(), Status: wire.StatusAccepted, TokenID: a.TokenID, Version: a.Version, Sequence: a.Sequence}, true, nil
 }

@@ -85,7 +85,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	}
 
 	// Where the NATS intake remembers outcomes; HTTP reads them back.
-	outcomes, err := natsintake.OpenOutcomes(startCtx, js, cfg.Replicas)
+	outcomes, err := natsintake.OpenOutcomes(startCtx, js, cfg.Replicas,
+		natsintake.Log{ReadModel: store, LastSequence: natsjs.NewEventStore(js).LastSequence})
 	if err != nil {
 		return err
 	}

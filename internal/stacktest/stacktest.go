@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tokend/tokend/adapters/commands"
+	"github.com/tokend/tokend/adapters/natsintake"
 	"github.com/tokend/tokend/adapters/natsjs"
 	"github.com/tokend/tokend/adapters/natsjs/natstest"
 	"github.com/tokend/tokend/domain"
@@ -96,4 +97,17 @@ func (c *Core) Settle(t testing.TB) {
 	if err := c.Store.WaitFor(ctx, last, 10*time.Second); err != nil {
 		t.Fatalf("stacktest: read model: %v", err)
 	}
+}
+
+// Outcomes opens the NATS intake's outcomes bucket, reading the outcomes of
+// commands that emitted events from this read model, as tokend serve does.
+func (c *Core) Outcomes(t testing.TB) *natsintake.Outcomes {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	o, err := natsintake.OpenOutcomes(ctx, c.JS, 1, natsintake.Log{ReadModel: c.Store, LastSequence: c.Events.LastSequence})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
 }

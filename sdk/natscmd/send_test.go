@@ -32,12 +32,7 @@ type service struct {
 func newService(t *testing.T) *service {
 	t.Helper()
 	core := stacktest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	outcomes, err := natsintake.OpenOutcomes(ctx, core.JS, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	outcomes := core.Outcomes(t)
 	return &service{t: t, emb: core.Server, nc: core.NC, admin: core.Admin, cfg: natsintake.Config{
 		URL: core.Server.ClientURL(), JS: core.JS, Commands: core.Commands, Licenses: core.Store, Outcomes: outcomes,
 		Logger: slog.New(slog.DiscardHandler), Lanes: 4,
