@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	wmjs "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/jetstream"
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -144,7 +143,7 @@ func Start(ctx context.Context, cfg Config) (*Intake, error) {
 		cfg.Retry = DefaultRetry
 	}
 	log := cfg.Logger.With("component", "command-intake")
-	wlog := watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	wlog := newWatermillLogger(log)
 
 	consumer := consumerConfig(ConsumerName, cfg.Lanes, cfg.AckWait)
 	if _, err := ensureConsumer(ctx, cfg.JS, consumer); err != nil {
