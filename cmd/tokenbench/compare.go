@@ -96,7 +96,9 @@ func (b *bench) compare() {
 	})
 }
 
-// procStatus returns fields of /proc/self/status in KiB (VmHWM, VmRSS).
+// procStatus returns fields of /proc/self/status in KiB (VmHWM, VmRSS, and
+// RssAnon and RssFile: the process's own memory and the file pages it maps,
+// such as Badger's memory-mapped tables).
 func procStatus() map[string]float64 {
 	out := map[string]float64{}
 	fh, err := os.Open("/proc/self/status")
@@ -107,7 +109,7 @@ func procStatus() map[string]float64 {
 	sc := bufio.NewScanner(fh)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || !strings.HasPrefix(k, "Vm") {
+		if !ok || !strings.HasPrefix(k, "Vm") && !strings.HasPrefix(k, "Rss") {
 			continue
 		}
 		fields := strings.Fields(v)

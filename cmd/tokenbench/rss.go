@@ -45,8 +45,13 @@ type childResult struct {
 	IdleRSS   float64 `json:"idleRSSKiB"`
 	HeapInuse uint64  `json:"heapInuse"`
 	HeapSys   uint64  `json:"heapSys"`
-	// PeakBy is the highest RSS (MiB) sampled during each load.
-	PeakBy map[string]float64 `json:"peakRSSMiBBy,omitempty"`
+	// PeakBy is the highest RSS (MiB) sampled during each load; PeakAnonBy
+	// and PeakFileBy split it into anonymous memory (the heap, Badger's
+	// caches and memtables, stacks) and mapped file pages (Badger's tables
+	// and value log, which the kernel may drop and read again).
+	PeakBy     map[string]float64 `json:"peakRSSMiBBy,omitempty"`
+	PeakAnonBy map[string]float64 `json:"peakAnonMiBBy,omitempty"`
+	PeakFileBy map[string]float64 `json:"peakFileMiBBy,omitempty"`
 	Rows   []*Row             `json:"rows"`
 }
 
@@ -129,6 +134,8 @@ func (b *bench) rssPhase(ctx context.Context) error {
 	}
 	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, embedded JetStream (MiB)", b.rssTokens)] = fmtPeaks(sv.PeakBy)
 	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, JetStream in another process (MiB)", b.rssTokens)] = fmtPeaks(sx.PeakBy)
+	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, JetStream in another process: anonymous memory (MiB)", b.rssTokens)] = fmtPeaks(sx.PeakAnonBy)
+	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, JetStream in another process: mapped file pages (MiB)", b.rssTokens)] = fmtPeaks(sx.PeakFileBy)
 	b.add(&Row{Group: group, Name: rowRSSExt, Value: sx.VmHWM / 1024, Unit: "MiB",
 		Note: fmt.Sprintf("VmHWM of a child running the service with --nats-url, the same load; %.0f MiB after start, %.0f MiB at the end, Go heap in use %.0f MiB",
 			sx.IdleRSS/1024, sx.VmRSS/1024, float64(sx.HeapInuse)/(1<<20))})
@@ -240,7 +247,7 @@ func (b *bench) childServe(ctx context.Context) (childResult, error) {
 		return childResult{}, err
 	}
 	defer s.close()
-	res := childResult{IdleRSS: procStatus()["VmRSS"], PeakBy: map[string]float64{}}
+	res := childResult{IdleRSS: procStatus()["VmRSS"], PeakBy: map[string]float64{}, PeakAnonBy: map[string]float64{}, PeakFileBy: map[string]float64{}}
 	// Sample RSS every 50 ms, to tell which load raised the peak.
 	var stepMu sync.Mutex
 	step := "start"
@@ -255,9 +262,11 @@ func (b *bench) childServe(ctx context.Context) (childResult, error) {
 			case <-stopSampling:
 				return
 			case <-t.C:
-				rss := procStatus()["VmRSS"] / 1024
+				st := procStatus()
 				stepMu.Lock()
-				res.PeakBy[step] = max(res.PeakBy[step], rss)
+				res.PeakBy[step] = max(res.PeakBy[step], st["VmRSS"]/1024)
+				res.PeakAnonBy[step] = max(res.PeakAnonBy[step], st["RssAnon"]/1024)
+				res.PeakFileBy[step] = max(res.PeakFileBy[step], st["RssFile"]/1024)
 				stepMu.Unlock()
 			}
 		}
