@@ -52,7 +52,7 @@ type childResult struct {
 	PeakBy     map[string]float64 `json:"peakRSSMiBBy,omitempty"`
 	PeakAnonBy map[string]float64 `json:"peakAnonMiBBy,omitempty"`
 	PeakFileBy map[string]float64 `json:"peakFileMiBBy,omitempty"`
-	Rows   []*Row             `json:"rows"`
+	Rows       []*Row             `json:"rows"`
 }
 
 // rssPhase measures memory with a read model of rss-tokens tokens, each in
