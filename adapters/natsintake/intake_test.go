@@ -249,3 +249,39 @@ func mustJSON(t testing.TB, v any) []byte {
 	}
 	return b
 }
+
+// GET /v1/commands/{id} reads both memories: an accepted command from the
+// read model (its event), a refusal from the bucket; another account's
+// command and one never seen are not found.
+func TestCommandOutcomeReadsBothMemories(t *testing.T) {
+	f := newFixture(t)
+	f.start()
+	accepted := issue("remembered by its event")
+	f.publish("IssueToken", accepted, f.admin)
+	first := f.outcome(accepted.CommandID, 1)
+	mustAccepted(t, first)
+	refused := on(first.TokenID, map[string]any{"modelId": "no-such-model"})
+	f.publish("AssignModel", refused, f.admin)
+	mustRejected(t, f.outcome(refused.CommandID, 1), domain.CodeInvalidArgument)
+	otherAccount, _ := f.account("other")
+
+	for _, c := range []struct {
+		name, account, id string
+		found             bool
+		status            string
+	}{
+		{"accepted", domain.DefaultAccountID, accepted.CommandID, true, "accepted"},
+		{"refused", domain.DefaultAccountID, refused.CommandID, true, "rejected"},
+		{"accepted, asked by another account", otherAccount, accepted.CommandID, false, ""},
+		{"refused, asked by another account", otherAccount, refused.CommandID, false, ""},
+		{"never seen", domain.DefaultAccountID, uuid.NewString(), false, ""},
+	} {
+		got, found, err := f.outcomes.CommandOutcome(ctxT(t), c.account, uuid.MustParse(c.id))
+		if err != nil || found != c.found || found && (string(got.Status) != c.status || got.CommandID != c.id || got.Secret != "") {
+			t.Errorf("%s: %+v, found %v, %v", c.name, got, found, err)
+		}
+		if c.name == "accepted" && (got.TokenID != first.TokenID || got.Version != first.Version || got.Sequence != first.Sequence) {
+			t.Errorf("accepted: %+v, published %+v", got, first)
+		}
+	}
+}

@@ -82,7 +82,7 @@ type Outcomes struct {
 func OpenOutcomes(ctx context.Context, js jetstream.JetStream, replicas int, log Log) (*Outcomes, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      OutcomesBucket,
-		Description: "tokend: the outcome of every command published on NATS, by command id, without secrets",
+		Description: "tokend: the outcome of every NATS command that emitted no event (refused or no change), by command id, without secrets",
 		History:     1,
 		TTL:         OutcomesTTL,
 		Storage:     jetstream.FileStorage,
@@ -133,6 +133,9 @@ func (o *Outcomes) get(ctx context.Context, id uuid.UUID) (remembered, bool, err
 // OutcomesTTL).
 func (o *Outcomes) CommandOutcome(ctx context.Context, accountID string, id uuid.UUID) (wire.Outcome, bool, error) {
 	r, found, err := o.get(ctx, id)
+	if natsjs.IsUnavailable(err) {
+		return wire.Outcome{}, false, fmt.Errorf("%w (%v)", domain.ErrUnavailable, err)
+	}
 	if err != nil {
 		return wire.Outcome{}, false, err
 	}
@@ -163,6 +166,9 @@ func (o *Outcomes) logged(ctx context.Context, accountID string, id uuid.UUID) (
 				a, found, err = rm.CommandOutcome(id)
 			}
 		}
+	}
+	if natsjs.IsUnavailable(err) {
+		return wire.Outcome{}, false, fmt.Errorf("%w (%v)", domain.ErrUnavailable, err)
 	}
 	if err != nil {
 		return wire.Outcome{}, false, fmt.Errorf("the outcome of %s in the read model: %w", id, err)
