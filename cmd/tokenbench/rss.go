@@ -107,7 +107,8 @@ func (b *bench) rssPhase(ctx context.Context) error {
 	b.add(&Row{Group: group, Name: rowChildRebuild, Value: rb.Seconds, Unit: "s",
 		Note: fmt.Sprintf("%d TokenIssued events", b.rssTokens)})
 	b.add(&Row{Group: group, Name: rowRSSRebuild, Value: rb.VmHWM / 1024, Unit: "MiB",
-		Note: "VmHWM of the child process"})
+		Note: fmt.Sprintf("VmHWM of the child process; sampled peaks: %.0f MiB anonymous memory, %.0f MiB mapped file pages",
+			rb.PeakAnonBy["rebuild"], rb.PeakFileBy["rebuild"])})
 
 	sv, err := b.spawn(ctx, "serve", dir, "")
 	if err != nil {
@@ -224,11 +225,64 @@ func (b *bench) childRebuild(ctx context.Context) (childResult, error) {
 		return childResult{}, err
 	}
 	defer nc.Close()
-	start := time.Now()
-	if err := projections.Rebuild(ctx, dir, js, b.quiet); err != nil {
-		return childResult{}, err
+	if b.memProfile != "" {
+		defer startPeakHeap(b.memProfile).close()
 	}
-	return childResult{Seconds: time.Since(start).Seconds()}, nil
+	var res childResult
+	sampler := startRSSSampler(&res, "rebuild")
+	start := time.Now()
+	err = projections.Rebuild(ctx, dir, js, b.quiet)
+	res.Seconds = time.Since(start).Seconds()
+	sampler.close()
+	return res, err
+}
+
+// rssSampler samples this process's RSS every 50 ms into a child's result:
+// the peak of each step, whole and split into anonymous memory and mapped
+// file pages.
+type rssSampler struct {
+	mu   sync.Mutex
+	step string
+	res  *childResult
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+func startRSSSampler(res *childResult, step string) *rssSampler {
+	res.PeakBy, res.PeakAnonBy, res.PeakFileBy = map[string]float64{}, map[string]float64{}, map[string]float64{}
+	s := &rssSampler{step: step, res: res, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				st := procStatus()
+				s.mu.Lock()
+				s.res.PeakBy[s.step] = max(s.res.PeakBy[s.step], st["VmRSS"]/1024)
+				s.res.PeakAnonBy[s.step] = max(s.res.PeakAnonBy[s.step], st["RssAnon"]/1024)
+				s.res.PeakFileBy[s.step] = max(s.res.PeakFileBy[s.step], st["RssFile"]/1024)
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return s
+}
+
+func (s *rssSampler) setStep(name string) {
+	s.mu.Lock()
+	s.step = name
+	s.mu.Unlock()
+}
+
+// close stops sampling; it may be called more than once.
+func (s *rssSampler) close() {
+	s.once.Do(func() { close(s.stop) })
+	<-s.done
 }
 
 // childServe runs the service on the child directory (read model rebuilt
@@ -247,39 +301,11 @@ func (b *bench) childServe(ctx context.Context) (childResult, error) {
 		return childResult{}, err
 	}
 	defer s.close()
-	res := childResult{IdleRSS: procStatus()["VmRSS"], PeakBy: map[string]float64{}, PeakAnonBy: map[string]float64{}, PeakFileBy: map[string]float64{}}
+	res := childResult{IdleRSS: procStatus()["VmRSS"]}
 	// Sample RSS every 50 ms, to tell which load raised the peak.
-	var stepMu sync.Mutex
-	step := "start"
-	stopSampling := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stopSampling:
-				return
-			case <-t.C:
-				st := procStatus()
-				stepMu.Lock()
-				res.PeakBy[step] = max(res.PeakBy[step], st["VmRSS"]/1024)
-				res.PeakAnonBy[step] = max(res.PeakAnonBy[step], st["RssAnon"]/1024)
-				res.PeakFileBy[step] = max(res.PeakFileBy[step], st["RssFile"]/1024)
-				stepMu.Unlock()
-			}
-		}
-	}()
-	setStep := func(name string) {
-		stepMu.Lock()
-		step = name
-		stepMu.Unlock()
-	}
-	defer func() {
-		close(stopSampling)
-		<-sampled
-	}()
+	sampler := startRSSSampler(&res, "start")
+	defer sampler.close()
+	setStep := sampler.setStep
 	n := len(sample.IDs)
 	rnd := rand.New(rand.NewPCG(3, 4))
 	perm := rnd.Perm(n)
