@@ -482,14 +482,19 @@ func (m *memState) putLicense(sha string, rec *LicenseRecord) error {
 func (m *memState) put(k, v []byte) error { return m.w.Set(k, v) }
 
 // flush writes the folded state, each token's record, secret entry and
-// index keys once, and the checkpoint.
+// index keys once, and the checkpoint. It lets go of the tokens as it
+// writes them: the run that now holds their keys is written next, and
+// the records (a few hundred bytes a token, GiBs for millions) would
+// otherwise stay alive beside it until the rebuild ends.
 func (m *memState) flush() error {
 	cp := m.last
-	for _, r := range m.tokens {
+	for k, r := range m.tokens {
 		if err := writeToken(&m.w, nil, r); err != nil {
 			return err
 		}
+		delete(m.tokens, k)
 	}
+	m.tokens = nil
 	for acct, a := range m.accounts {
 		if err := m.w.Set(accountKey(acct), encodeAccount(a)); err != nil {
 			return err
