@@ -189,7 +189,18 @@ func Start(ctx context.Context, cfg Config) (*Intake, error) {
 				NakDelay:            wmjs.NewStaticDelay(time.Second),
 				// Two messages ahead per lane at most (watermill#609);
 				// one would cost a pull request per command.
-				ConsumeOptions: []jetstream.PullConsumeOpt{jetstream.PullMaxMessages(2)},
+				ConsumeOptions: []jetstream.PullConsumeOpt{
+					jetstream.PullMaxMessages(2),
+					// watermill-nats drops these errors (missed heartbeats,
+					// pull requests the server refused): the operator sees
+					// them here. A closed connection is the intake's own
+					// shutdown (or the connection's, which says so itself).
+					jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+						if !errors.Is(err, jetstream.ErrConnectionClosed) && !errors.Is(err, nats.ErrConnectionClosed) {
+							log.Warn("command intake: consuming TOKEN_COMMANDS", "err", err.Error())
+						}
+					}),
+				},
 				// Acks are published, not confirmed: a lost ack only means
 				// a redelivery, which the remembered outcomes absorb, and
 				// a confirmed ack would cost a round trip per command.
