@@ -174,12 +174,12 @@ func (c *Client) SubscribeAudit(ctx context.Context, accountID string, fromSeque
 	defer mu.Unlock()
 	if last != nil {
 		// Acks are fire-and-forget. Send the last one again as a request:
-		// JetStream answers it once it has processed it, and so every ack
+		// JetStream answers once it has processed it, and so every ack
 		// before it (its ack queue is in order), so a reader started right
 		// after this one returns resumes after it instead of getting it
-		// again. Unconfirmed, the
-		// events since the last processed ack come again, which a reader
-		// de-duplicating by sequence absorbs.
+		// again. Unconfirmed (the connection is gone), the events since
+		// the last processed ack come again, which a reader de-duplicating
+		// by sequence absorbs.
 		actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, _ = c.nc.RequestWithContext(actx, last.Reply(), []byte("+ACK"))
 		cancel()
