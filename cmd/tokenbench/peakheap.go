@@ -9,11 +9,12 @@ import (
 	"time"
 )
 
-// peakHeap writes a heap profile to a file each time the heap in use grows
-// by a quarter over the last profile written, so that the file ends up
-// holding the heap near its peak: a profile at the end of a rebuild shows
-// what is left, not what made the peak. Each profile forces a collection
-// first, which slows what is measured a little.
+// peakHeap keeps, in a file, a heap profile of the moment the most was
+// live: each time the heap in use has grown by a quarter since it last
+// looked, it forces a collection (a profile shows the heap as of the last
+// one) and, if more is live than ever before, writes the profile. A profile
+// at the end of a rebuild shows what is left, not what made the peak. The
+// collections slow what is measured a little.
 type peakHeap struct {
 	path string
 	stop chan struct{}
