@@ -47,8 +47,8 @@ lint:
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-## fuzz: every fuzz target for FUZZTIME each
-FUZZTIME ?= 10s
+## fuzz: every fuzz target for FUZZTIME each (a count of executions: see fuzz-ci)
+FUZZTIME ?= 200000x
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
