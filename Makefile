@@ -77,6 +77,7 @@ FUZZ_CI_TARGETS = \
 	./domain:FuzzParseName \
 	./adapters/wire:FuzzDecodeBody \
 	./adapters/wire:FuzzNATSCommand \
+	./cmd/tokend:FuzzParseSize \
 	./projections:FuzzCursor \
 	./projections:FuzzUnmarshalWire
 fuzz-ci:

@@ -64,6 +64,15 @@ type Options struct {
 	rebuildRunBytes int64
 }
 
+// WithCacheSize returns o with a total of bytes for Badger's caches: two
+// thirds for blocks (the values queries read) and one third for table
+// indexes and bloom filters, the split of the defaults (64 and 32 MiB).
+func (o Options) WithCacheSize(bytes int64) Options {
+	o.BlockCacheSize = bytes - bytes/3
+	o.IndexCacheSize = bytes / 3
+	return o
+}
+
 func (o Options) withDefaults() Options {
 	if o.Clock == nil {
 		o.Clock = time.Now

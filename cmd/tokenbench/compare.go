@@ -48,7 +48,7 @@ func (b *bench) compare() {
 		}
 		targetMax(r, text, limit, false)
 	}
-	for _, name := range []string{rowRSS1M, rowRSSExt} {
+	for _, name := range []string{rowRSS1M, rowRSSExt, rowRSSSmall} {
 		if r := b.row(name); r != nil {
 			text := "≤ 300 MiB"
 			if b.rssTokens != 1_000_000 {

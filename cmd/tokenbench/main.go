@@ -65,7 +65,11 @@ type config struct {
 	child       string
 	childDir    string
 	natsURL     string
-	keep        bool
+	// childCache and childMemtable size a serve child's read model (MiB;
+	// 0: tokend's defaults).
+	childCache    int64
+	childMemtable int64
+	keep          bool
 }
 
 // allPhases in the order they run.
@@ -119,9 +123,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.strict, "strict", false, "exit 1 when a target fails (not only when a phase fails)")
 	fs.StringVar(&c.tmp, "tmp", "", "parent of the run's temporary directory (default: the system's)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary directory")
-	fs.StringVar(&c.child, "child", "", "internal: run one measurement in a child process (rebuild, serve)")
+	fs.StringVar(&c.child, "child", "", "internal: run one measurement in a child process (rebuild, serve, jetstream, badger)")
 	fs.StringVar(&c.childDir, "child-dir", "", "internal: the child's data directory")
 	fs.StringVar(&c.natsURL, "child-nats", "", "internal: the NATS server of a serve child (empty: embedded)")
+	fs.Int64Var(&c.childCache, "child-cache", 0, "internal: the read model's cache of a serve child, MiB (0: the default)")
+	fs.Int64Var(&c.childMemtable, "child-memtable", 0, "internal: the read model's memtable size of a serve child, MiB (0: the default)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -27,6 +27,12 @@ const (
 	rowRSSExt       = "peak RSS of tokend serving the read model, JetStream in another process"
 	rowRSSRebuild   = "peak RSS of tokend rebuild"
 	rowChildRebuild = "tokend rebuild (child process)"
+	rowRSSSmall     = "peak RSS of tokend serving the read model, JetStream in another process, small caches"
+
+	// The read model's sizes of the small-cache child (tokend serve
+	// --cache-size, --memtable-size; the defaults are 96 and 32 MiB).
+	smallCacheMiB    = 16
+	smallMemtableMiB = 8
 )
 
 // rssSample is what the parent hands the child: the admin license and a
@@ -123,15 +129,25 @@ func (b *bench) rssPhase(ctx context.Context) error {
 	}
 
 	// The same with the JetStream server in another process (--nats-url):
-	// what tokend itself holds.
-	emb, err := natsjs.StartEmbedded(natsjs.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: filepath.Join(dir, "jetstream"), Logger: b.quiet})
+	// what tokend itself holds; and what that server holds, alone.
+	js, err := b.spawnJetStream(ctx, dir)
 	if err != nil {
 		return err
 	}
-	defer emb.Shutdown()
-	sx, err := b.spawn(ctx, "serve", dir, emb.ClientURL())
+	sx, err := b.spawn(ctx, "serve", dir, js.url)
+	var small childResult
+	if err == nil {
+		// And with the read model's caches and memtables made small, as
+		// tokend serve --cache-size and --memtable-size would.
+		small, err = b.spawn(ctx, "serve", dir, js.url,
+			"-child-cache", strconv.Itoa(smallCacheMiB), "-child-memtable", strconv.Itoa(smallMemtableMiB))
+	}
+	jsRes, jsErr := js.stop()
 	if err != nil {
 		return fmt.Errorf("serve child with an external server: %w", err)
+	}
+	if jsErr != nil {
+		return jsErr
 	}
 	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, embedded JetStream (MiB)", b.rssTokens)] = fmtPeaks(sv.PeakBy)
 	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, JetStream in another process (MiB)", b.rssTokens)] = fmtPeaks(sx.PeakBy)
@@ -140,11 +156,52 @@ func (b *bench) rssPhase(ctx context.Context) error {
 	b.add(&Row{Group: group, Name: rowRSSExt, Value: sx.VmHWM / 1024, Unit: "MiB",
 		Note: fmt.Sprintf("VmHWM of a child running the service with --nats-url, the same load; %.0f MiB after start, %.0f MiB at the end, Go heap in use %.0f MiB",
 			sx.IdleRSS/1024, sx.VmRSS/1024, float64(sx.HeapInuse)/(1<<20))})
+	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, JetStream in another process, small caches: anonymous memory (MiB)", b.rssTokens)] = fmtPeaks(small.PeakAnonBy)
+	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, JetStream in another process, small caches: mapped file pages (MiB)", b.rssTokens)] = fmtPeaks(small.PeakFileBy)
+	b.add(&Row{Group: group, Name: rowRSSSmall, Value: small.VmHWM / 1024, Unit: "MiB",
+		Note: fmt.Sprintf("--cache-size %dMiB --memtable-size %dMiB; %.0f MiB after start, %.0f MiB at the end, Go heap in use %.0f MiB",
+			smallCacheMiB, smallMemtableMiB, small.IdleRSS/1024, small.VmRSS/1024, float64(small.HeapInuse)/(1<<20))})
+	for _, r := range small.Rows {
+		r.Group, r.Name, r.child = group, r.Name+", small caches", true
+		b.add(r)
+	}
+	b.add(&Row{Group: group, Name: rowRSSJetStream, Value: jsRes.VmHWM / 1024, Unit: "MiB",
+		Note: fmt.Sprintf("VmHWM; %.0f MiB after start, %.0f MiB at the end; sampled peaks: %.0f MiB anonymous memory, %.0f MiB mapped file pages",
+			jsRes.IdleRSS/1024, jsRes.VmRSS/1024, jsRes.PeakAnonBy["serving"], jsRes.PeakFileBy["serving"])})
+
+	// Badger alone, reading what the HTTP load's introspections and GETs
+	// read: the floor of tokend's own memory for these reads.
+	if err := writeBadgerKeys(dir, b.reads); err != nil {
+		return fmt.Errorf("raw Badger keys: %w", err)
+	}
+	bg, err := b.spawn(ctx, "badger", dir, "")
+	if err != nil {
+		return fmt.Errorf("raw Badger child: %w", err)
+	}
+	for _, r := range bg.Rows {
+		r.Group, r.child = group, true
+		b.add(r)
+	}
+	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, raw Badger reads: anonymous memory (MiB)", b.rssTokens)] = fmtPeaks(bg.PeakAnonBy)
+	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, raw Badger reads: mapped file pages (MiB)", b.rssTokens)] = fmtPeaks(bg.PeakFileBy)
+	b.add(&Row{Group: group, Name: rowRSSBadger, Value: bg.VmHWM / 1024, Unit: "MiB",
+		Note: fmt.Sprintf("VmHWM of a child, %d goroutines; %.0f MiB after opening; sampled peaks: %.0f MiB anonymous memory, %.0f MiB mapped file pages",
+			b.clients, bg.IdleRSS/1024, maxOf(bg.PeakAnonBy), maxOf(bg.PeakFileBy))})
 	return nil
 }
 
-// spawn runs this binary as a child measurement and decodes its result.
-func (b *bench) spawn(ctx context.Context, kind, dir, natsURL string) (childResult, error) {
+// maxOf returns the largest value of m (0 for an empty map).
+func maxOf(m map[string]float64) float64 {
+	var top float64
+	for _, v := range m {
+		top = max(top, v)
+	}
+	return top
+}
+
+// spawn runs this binary as a child measurement and decodes its result;
+// extra are more of the child's flags.
+func (b *bench) spawn(ctx context.Context, kind, dir, natsURL string, extra ...string) (childResult, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return childResult{}, err
@@ -157,6 +214,10 @@ func (b *bench) spawn(ctx context.Context, kind, dir, natsURL string) (childResu
 		cmd.Args = append(cmd.Args, "-child-nats", natsURL)
 		suffix += "-ext"
 	}
+	if len(extra) > 0 {
+		suffix += "-small" // the only child with flags of its own
+	}
+	cmd.Args = append(cmd.Args, extra...)
 	if b.memProfile != "" {
 		cmd.Args = append(cmd.Args, "-memprofile", b.memProfile+"."+suffix)
 	}
@@ -194,6 +255,10 @@ func (b *bench) runChild(ctx context.Context, stdout io.Writer) int {
 		res, err = b.childRebuild(ctx)
 	case "serve":
 		res, err = b.childServe(ctx)
+	case "jetstream":
+		res, err = b.childJetStream(stdout)
+	case "badger":
+		res, err = b.childBadger(ctx)
 	default:
 		err = fmt.Errorf("unknown child %q", b.child)
 	}
@@ -261,11 +326,8 @@ func startRSSSampler(res *childResult, step string) *rssSampler {
 			case <-s.stop:
 				return
 			case <-t.C:
-				st := procStatus()
 				s.mu.Lock()
-				s.res.PeakBy[s.step] = max(s.res.PeakBy[s.step], st["VmRSS"]/1024)
-				s.res.PeakAnonBy[s.step] = max(s.res.PeakAnonBy[s.step], st["RssAnon"]/1024)
-				s.res.PeakFileBy[s.step] = max(s.res.PeakFileBy[s.step], st["RssFile"]/1024)
+				s.sampleLocked()
 				s.mu.Unlock()
 			}
 		}
@@ -273,15 +335,32 @@ func startRSSSampler(res *childResult, step string) *rssSampler {
 	return s
 }
 
+func (s *rssSampler) sampleLocked() {
+	st := procStatus()
+	s.res.PeakBy[s.step] = max(s.res.PeakBy[s.step], st["VmRSS"]/1024)
+	s.res.PeakAnonBy[s.step] = max(s.res.PeakAnonBy[s.step], st["RssAnon"]/1024)
+	s.res.PeakFileBy[s.step] = max(s.res.PeakFileBy[s.step], st["RssFile"]/1024)
+}
+
+// setStep ends the current step with a last sample (a step may be shorter
+// than the period) and starts the next.
 func (s *rssSampler) setStep(name string) {
 	s.mu.Lock()
+	s.sampleLocked()
 	s.step = name
 	s.mu.Unlock()
 }
 
-// close stops sampling; it may be called more than once.
+// close takes a last sample and stops sampling; it may be called more than
+// once.
 func (s *rssSampler) close() {
-	s.once.Do(func() { close(s.stop) })
+	s.once.Do(func() {
+		close(s.stop)
+		<-s.done
+		s.mu.Lock()
+		s.sampleLocked()
+		s.mu.Unlock()
+	})
 	<-s.done
 }
 

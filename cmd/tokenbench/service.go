@@ -62,7 +62,11 @@ func (b *bench) startServiceWith(ctx context.Context, dir, admin string) (*servi
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	store, err := projections.Open(filepath.Join(dir, projections.ReadModelDir), projections.Options{Logger: b.quiet})
+	opts := projections.Options{Logger: b.quiet, MemTableSize: b.childMemtable << 20}
+	if b.childCache > 0 {
+		opts = opts.WithCacheSize(b.childCache << 20) // as tokend serve --cache-size
+	}
+	store, err := projections.Open(filepath.Join(dir, projections.ReadModelDir), opts)
 	if err != nil {
 		return nil, err
 	}

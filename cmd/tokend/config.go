@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/tokend/tokend/adapters/natsjs"
 	"github.com/tokend/tokend/domain"
+	"github.com/tokend/tokend/projections"
 )
 
 // config is what `tokend serve` and `tokend rebuild` are told: flags, each
@@ -22,12 +24,14 @@ type config struct {
 	NATSListen string
 	Replicas   int
 
-	syncRaw, replicasRaw, lifetimeRaw, rateRaw string
+	syncRaw, replicasRaw, lifetimeRaw, rateRaw, cacheRaw, memtableRaw string
 
 	// Set by check.
 	Sync         natsjs.SyncMode
 	MaxLifetime  time.Duration
 	RateLimit    bool
+	CacheSize    int64  // bytes of Badger's block and index caches
+	MemTableSize int64  // bytes of one Badger memtable
 	AdminLicense string // TOKEND_ADMIN_LICENSE only: a secret has no flag, so it stays out of `ps`
 }
 
@@ -45,6 +49,8 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.HTTPAddr, "http", env("TOKEND_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address (env TOKEND_HTTP_ADDR)")
 	fs.StringVar(&c.lifetimeRaw, "max-lifetime", env("TOKEND_MAX_LIFETIME", "8760h"), "longest a token may live, from now (env TOKEND_MAX_LIFETIME)")
 	fs.StringVar(&c.rateRaw, "rate-limit", env("TOKEND_RATE_LIMIT", "on"), "on: 1,000 requests/s per license and 50 failed authentications/s per address; off: none (env TOKEND_RATE_LIMIT)")
+	fs.StringVar(&c.cacheRaw, "cache-size", env("TOKEND_CACHE_SIZE", "96MiB"), "the read model's caches (Badger's block cache, two thirds, and index cache), 4MiB to 64GiB (env TOKEND_CACHE_SIZE)")
+	fs.StringVar(&c.memtableRaw, "memtable-size", env("TOKEND_MEMTABLE_SIZE", "32MiB"), "one of the read model's write buffers (Badger memtables, up to 3 held), 4MiB to 1GiB (env TOKEND_MEMTABLE_SIZE)")
 }
 
 // check parses and validates the raw values; serve says whether the serve
@@ -74,6 +80,12 @@ func (c *config) check(serve bool) error {
 	default:
 		return fmt.Errorf("--rate-limit (TOKEND_RATE_LIMIT): must be on or off, got %q", c.rateRaw)
 	}
+	if c.CacheSize, err = parseSize(c.cacheRaw, 4<<20, 64<<30); err != nil {
+		return fmt.Errorf("--cache-size (TOKEND_CACHE_SIZE): %w", err)
+	}
+	if c.MemTableSize, err = parseSize(c.memtableRaw, 4<<20, 1<<30); err != nil {
+		return fmt.Errorf("--memtable-size (TOKEND_MEMTABLE_SIZE): %w", err)
+	}
 	if l := os.Getenv("TOKEND_ADMIN_LICENSE"); l != "" {
 		if !domain.CheckSecret(domain.LicensePrefix, l) {
 			return fmt.Errorf("TOKEND_ADMIN_LICENSE: not a well-formed license (lic_ followed by 43 base62 characters and a 6-character checksum); unset it to have tokend draw one into <data-dir>/admin.license")
@@ -81,6 +93,49 @@ func (c *config) check(serve bool) error {
 		c.AdminLicense = l
 	}
 	return nil
+}
+
+// readModelOptions are the read model's Badger sizes from the flags
+// (docs/readmodel.md "Badger sizing").
+func (c *config) readModelOptions() projections.Options {
+	return projections.Options{MemTableSize: c.MemTableSize}.WithCacheSize(c.CacheSize)
+}
+
+// sizeUnits are the suffixes parseSize accepts, in bytes.
+var sizeUnits = []struct {
+	suffix string
+	bytes  int64
+}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}}
+
+// parseSize reads a size such as 96MiB, 1GiB or 4194304 (bytes): a whole
+// number and an optional binary unit (KiB, MiB, GiB, B; any case), which
+// must lie between lo and hi.
+func parseSize(raw string, lo, hi int64) (int64, error) {
+	num, unit := raw, int64(1)
+	for _, u := range sizeUnits {
+		if len(raw) > len(u.suffix) && strings.EqualFold(raw[len(raw)-len(u.suffix):], u.suffix) {
+			num, unit = raw[:len(raw)-len(u.suffix)], u.bytes
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > hi/unit || n*unit < lo || n*unit > hi {
+		return 0, fmt.Errorf("must be a size from %s to %s, such as 96MiB or 1GiB, got %q", formatSize(lo), formatSize(hi), raw)
+	}
+	return n * unit, nil
+}
+
+// formatSize writes a size in the largest unit that divides it.
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		bytes  int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.bytes && n%u.bytes == 0 {
+			return strconv.FormatInt(n/u.bytes, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // env returns the environment variable key, or fallback when it is unset

@@ -48,7 +48,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	}
 	// The read model first: its directory lock is what stops a second
 	// tokend on the same data directory before it touches anything else.
-	store, err := projections.Open(filepath.Join(cfg.DataDir, "readmodel"), projections.Options{Logger: logger})
+	opts := cfg.readModelOptions()
+	opts.Logger = logger
+	store, err := projections.Open(filepath.Join(cfg.DataDir, "readmodel"), opts)
 	if err != nil {
 		return err
 	}
