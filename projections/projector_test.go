@@ -329,6 +329,46 @@ func TestRebuildMatchesLive(t *testing.T) {
 	}
 }
 
+// TestSpilledRebuildIsFlattened rebuilds with a sorted run too small for
+// the stream, so that the rest goes through memtables, and checks that the
+// directory it leaves matches the live read model and holds its tables in
+// one level: no compaction is left for the process that serves it.
+func TestSpilledRebuildIsFlattened(t *testing.T) {
+	_, js := startJS(t)
+	s := openStore(t, filepath.Join(t.TempDir(), ReadModelDir), baseTime)
+	stop := runProjector(t, NewProjector(s, js, quiet))
+	a, _ := scenario(t, publishSink(t, js))
+	for i := range 200 { // past the first check of the run's size, at 1,024 keys
+		a.issue(fmt.Sprintf("bulk-%03d", i), fmt.Sprintf("bulk %d", i), 30, "", "")
+	}
+	waitFor(t, s, a.lastSeq)
+	live := dumpDB(t, s)
+	_ = stop()
+
+	dir := filepath.Join(t.TempDir(), ReadModelDir)
+	opts := Options{Logger: quiet, rebuildRunBytes: 4 << 10}.withDefaults()
+	if _, err := build(context.Background(), dir, js, opts); err != nil {
+		t.Fatal(err)
+	}
+	db, err := badger.Open(opts.badgerOptions(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var levels []string
+	for _, l := range db.Levels() {
+		if l.NumTables > 0 {
+			levels = append(levels, fmt.Sprintf("L%d: %d tables", l.Level, l.NumTables))
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(levels) != 1 {
+		t.Errorf("tables of the rebuilt directory: %v, want all in one level", levels)
+	}
+	sameDump(t, "spilled rebuild vs live", dumpDir(t, dir), live)
+}
+
 // TestSecondOpenFails: one tokend per data directory.
 func TestSecondOpenFails(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), ReadModelDir)

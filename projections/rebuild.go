@@ -232,7 +232,39 @@ func build(ctx context.Context, dir string, js jetstream.JetStream, opts Options
 		opts.Logger.Info("read model rebuild: the sorted run outgrew its memory bound; the rest was written in batches",
 			"bound", opts.rebuildRunBytes)
 	}
-	return stats, closeRebuildDB(dir, db, err)
+	if err := closeRebuildDB(dir, db, err); err != nil || !rw.spilled {
+		return stats, err
+	}
+	flattenStart := time.Now()
+	if err := flatten(dir, opts); err != nil {
+		_ = os.RemoveAll(dir)
+		return stats, err
+	}
+	stats.write += time.Since(flattenStart)
+	return stats, nil
+}
+
+// flatten compacts a rebuilt directory into one level. A rebuild whose
+// sorted run spilled wrote the rest through memtables: level-zero tables
+// over the whole key range of the bottom level, whose compaction would
+// otherwise fall to the first process that serves the directory — in a
+// million-token read model, about 0.8 GiB of Badger's table builders in
+// that process during its first minute (docs/performance.md, "Memory with
+// 1,000,000 tokens"). Done here, with the service stopped, it costs the
+// rebuild the same work and leaves a settled tree.
+func flatten(dir string, opts Options) error {
+	db, err := badger.Open(opts.badgerOptions(dir).WithBaseTableSize(opts.rebuildTableSize))
+	if err != nil {
+		return fmt.Errorf("reopen %s: %w", dir, err)
+	}
+	err = db.Flatten(opts.NumCompactors)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("flatten %s: %w", dir, err)
+	}
+	return syncDir(dir)
 }
 
 // runWriter writes a rebuild into one sorted run, streamed into the new

@@ -64,9 +64,12 @@ type childResult struct {
 // rssPhase measures memory with a read model of rss-tokens tokens, each in
 // its own process so that nothing else this run did counts: it writes the
 // tokens' TokenIssued events into a fresh JetStream, then runs a child that
-// rebuilds the read model (`tokend rebuild`) and another that serves it as
-// `tokend serve` would, under HTTP load (introspections, reads, commands on
-// tokens not in the command cache), and reads each child's VmHWM.
+// rebuilds the read model (`tokend rebuild`), children that serve it as
+// `tokend serve` would under HTTP load (introspections, reads, commands on
+// tokens not in the command cache) — with its embedded JetStream, with a
+// JetStream child (--nats-url), and so with small read-model caches — and
+// a raw Badger child that only reads the read model; each starts from the
+// state the rebuild left, and each child's VmHWM is read.
 func (b *bench) rssPhase(ctx context.Context) error {
 	if b.rssTokens <= 0 {
 		return nil
@@ -116,6 +119,16 @@ func (b *bench) rssPhase(ctx context.Context) error {
 		Note: fmt.Sprintf("VmHWM of the child process; sampled peaks: %.0f MiB anonymous memory, %.0f MiB mapped file pages",
 			rb.PeakAnonBy["rebuild"], rb.PeakFileBy["rebuild"])})
 
+	// Every child below starts from the state the rebuild left: each one's
+	// writes (the PATCHes) would otherwise leave the next one memtables to
+	// replay and compactions to run, and its peak would depend on its turn.
+	pristine := filepath.Join(b.root, "rss-pristine")
+	if err := snapshotState(dir, pristine); err != nil {
+		return err
+	}
+	if err := restoreState(pristine, dir); err != nil {
+		return err
+	}
 	sv, err := b.spawn(ctx, "serve", dir, "")
 	if err != nil {
 		return fmt.Errorf("serve child: %w", err)
@@ -130,24 +143,19 @@ func (b *bench) rssPhase(ctx context.Context) error {
 
 	// The same with the JetStream server in another process (--nats-url):
 	// what tokend itself holds; and what that server holds, alone.
-	js, err := b.spawnJetStream(ctx, dir)
-	if err != nil {
-		return err
-	}
-	sx, err := b.spawn(ctx, "serve", dir, js.url)
-	var small childResult
-	if err == nil {
-		// And with the read model's caches and memtables made small, as
-		// tokend serve --cache-size and --memtable-size would.
-		small, err = b.spawn(ctx, "serve", dir, js.url,
-			"-child-cache", strconv.Itoa(smallCacheMiB), "-child-memtable", strconv.Itoa(smallMemtableMiB))
-	}
-	jsRes, jsErr := js.stop()
+	sx, jsRes, err := b.serveApart(ctx, dir, pristine)
 	if err != nil {
 		return fmt.Errorf("serve child with an external server: %w", err)
 	}
-	if jsErr != nil {
-		return jsErr
+	// And with the read model's caches and memtables made small, as tokend
+	// serve --cache-size and --memtable-size would.
+	small, jsSmall, err := b.serveApart(ctx, dir, pristine,
+		"-child-cache", strconv.Itoa(smallCacheMiB), "-child-memtable", strconv.Itoa(smallMemtableMiB))
+	if err != nil {
+		return fmt.Errorf("serve child with an external server and small caches: %w", err)
+	}
+	if jsSmall.VmHWM > jsRes.VmHWM {
+		jsRes = jsSmall
 	}
 	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, embedded JetStream (MiB)", b.rssTokens)] = fmtPeaks(sv.PeakBy)
 	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, JetStream in another process (MiB)", b.rssTokens)] = fmtPeaks(sx.PeakBy)
@@ -161,8 +169,12 @@ func (b *bench) rssPhase(ctx context.Context) error {
 	b.add(&Row{Group: group, Name: rowRSSSmall, Value: small.VmHWM / 1024, Unit: "MiB",
 		Note: fmt.Sprintf("--cache-size %dMiB --memtable-size %dMiB; %.0f MiB after start, %.0f MiB at the end, Go heap in use %.0f MiB",
 			smallCacheMiB, smallMemtableMiB, small.IdleRSS/1024, small.VmRSS/1024, float64(small.HeapInuse)/(1<<20))})
+	for _, r := range sx.Rows {
+		r.Group, r.Name, r.child = group, r.Name+", JetStream in another process", true
+		b.add(r)
+	}
 	for _, r := range small.Rows {
-		r.Group, r.Name, r.child = group, r.Name+", small caches", true
+		r.Group, r.Name, r.child = group, r.Name+", JetStream in another process, small caches", true
 		b.add(r)
 	}
 	b.add(&Row{Group: group, Name: rowRSSJetStream, Value: jsRes.VmHWM / 1024, Unit: "MiB",
@@ -171,6 +183,9 @@ func (b *bench) rssPhase(ctx context.Context) error {
 
 	// Badger alone, reading what the HTTP load's introspections and GETs
 	// read: the floor of tokend's own memory for these reads.
+	if err := restoreState(pristine, dir); err != nil {
+		return err
+	}
 	if err := writeBadgerKeys(dir, b.reads); err != nil {
 		return fmt.Errorf("raw Badger keys: %w", err)
 	}
@@ -187,6 +202,48 @@ func (b *bench) rssPhase(ctx context.Context) error {
 	b.add(&Row{Group: group, Name: rowRSSBadger, Value: bg.VmHWM / 1024, Unit: "MiB",
 		Note: fmt.Sprintf("VmHWM of a child, %d goroutines; %.0f MiB after opening; sampled peaks: %.0f MiB anonymous memory, %.0f MiB mapped file pages",
 			b.clients, bg.IdleRSS/1024, maxOf(bg.PeakAnonBy), maxOf(bg.PeakFileBy))})
+	return nil
+}
+
+// serveApart runs a serve child with --nats-url on the pristine state,
+// against a JetStream child of its own, and returns what both measured.
+func (b *bench) serveApart(ctx context.Context, dir, pristine string, extra ...string) (serve, js childResult, err error) {
+	if err := restoreState(pristine, dir); err != nil {
+		return serve, js, err
+	}
+	jsc, err := b.spawnJetStream(ctx, dir)
+	if err != nil {
+		return serve, js, err
+	}
+	serve, err = b.spawn(ctx, "serve", dir, jsc.url, extra...)
+	js, jsErr := jsc.stop()
+	if err == nil {
+		err = jsErr
+	}
+	return serve, js, err
+}
+
+// snapshotState copies the RSS phase's read model and JetStream store (in
+// dir) into pristine.
+func snapshotState(dir, pristine string) error {
+	for _, sub := range []string{projections.ReadModelDir, "jetstream"} {
+		if err := os.CopyFS(filepath.Join(pristine, sub), os.DirFS(filepath.Join(dir, sub))); err != nil {
+			return fmt.Errorf("rss: copy %s: %w", sub, err)
+		}
+	}
+	return nil
+}
+
+// restoreState puts the pristine read model and JetStream store back in dir.
+func restoreState(pristine, dir string) error {
+	for _, sub := range []string{projections.ReadModelDir, "jetstream"} {
+		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
+			return err
+		}
+		if err := os.CopyFS(filepath.Join(dir, sub), os.DirFS(filepath.Join(pristine, sub))); err != nil {
+			return fmt.Errorf("rss: restore %s: %w", sub, err)
+		}
+	}
 	return nil
 }
 
@@ -374,6 +431,10 @@ func (b *bench) childServe(ctx context.Context) (childResult, error) {
 	var sample rssSample
 	if err := json.Unmarshal(data, &sample); err != nil {
 		return childResult{}, err
+	}
+	if b.memProfile != "" {
+		// The heap near the child's peak, beside the one at its end.
+		defer startPeakHeap(b.memProfile + ".peak").close()
 	}
 	s, err := b.startServiceWith(ctx, b.childDir, sample.Admin)
 	if err != nil {
