@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.quick, "quick", false, "small sizes (seconds, for CI): every path runs, the figures mean little")
 	fs.StringVar(&c.jsonPath, "json", "", "write the results as JSON to `file`")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file`")
-	fs.StringVar(&c.memProfile, "memprofile", "", "write a heap profile to `file` at the end of the service phase, with the service running (children: `file`.serve, `file`.serve-ext, and `file`.rebuild near the rebuild's peak)")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write a heap profile to `file` at the end of the service phase, with the service running (children: `file`.serve, `file`.serve-ext, `file`.serve-ext-small, each also near its peak as `file`.<child>.peak, and `file`.rebuild near the rebuild's peak)")
 	fs.StringVar(&c.phases, "phases", strings.Join(allPhases, ","), "comma-separated phases to run: "+strings.Join(allPhases, ", "))
 	fs.StringVar(&c.steps, "steps", "", "comma-separated steps of the service phase to run (default all): "+strings.Join(serviceSteps, ", "))
 	fs.IntVar(&c.tokens, "tokens", 10_000, "tokens in the service (commands and reads spread over them)")
