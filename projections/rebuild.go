@@ -250,8 +250,8 @@ func build(ctx context.Context, dir string, js jetstream.JetStream, opts Options
 // otherwise fall to the first process that serves the directory — in a
 // million-token read model, about 0.8 GiB of Badger's table builders in
 // that process during its first minute (docs/performance.md, "Memory with
-// 1,000,000 tokens"). Done here, with the service stopped, it costs the
-// rebuild the same work and leaves a settled tree.
+// 1,000,000 tokens"). Done here, before the directory serves anything, it
+// costs the rebuild the same work and leaves a settled tree.
 func flatten(dir string, opts Options) error {
 	db, err := badger.Open(opts.badgerOptions(dir).WithBaseTableSize(opts.rebuildTableSize))
 	if err != nil {
