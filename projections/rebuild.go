@@ -253,7 +253,7 @@ func build(ctx context.Context, dir string, js jetstream.JetStream, opts Options
 // 1,000,000 tokens"). Done here, before the directory serves anything, it
 // costs the rebuild the same work and leaves a settled tree.
 func flatten(dir string, opts Options) error {
-	db, err := badger.Open(opts.badgerOptions(dir).WithBaseTableSize(opts.rebuildTableSize))
+	db, err := badger.Open(opts.rebuildBadgerOptions(dir))
 	if err != nil {
 		return fmt.Errorf("reopen %s: %w", dir, err)
 	}
@@ -305,18 +305,23 @@ func (w *runWriter) finish() error {
 	return w.run.writeTo(w.db)
 }
 
-// openRebuildDB opens a new directory for a rebuild.
+// rebuildBadgerOptions are Badger's options for building a directory.
 //
 // StreamWriter builds bottom-level tables of BaseTableSize ×
 // 2^(MaxLevels-2), each in a buffer twice that size, up to 16 at once:
 // 2 MiB would mean 128 MiB buffers. 512 KiB gives 16 MiB tables and bounds
 // the buffers to a few hundred MiB. (Tables written later by the running
 // store use the store's own sizes.)
+func (o Options) rebuildBadgerOptions(dir string) badger.Options {
+	return o.badgerOptions(dir).WithBaseTableSize(o.rebuildTableSize)
+}
+
+// openRebuildDB opens a new directory for a rebuild.
 func openRebuildDB(dir string, opts Options) (*badger.DB, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
-	db, err := badger.Open(opts.badgerOptions(dir).WithBaseTableSize(opts.rebuildTableSize))
+	db, err := badger.Open(opts.rebuildBadgerOptions(dir))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}

@@ -109,6 +109,17 @@ func (b *bench) rssPhase(ctx context.Context) error {
 	runtime.GC()
 
 	group := fmt.Sprintf("%d tokens", b.rssTokens)
+	// peaks notes a child's sampled peaks by load; childRows adds a
+	// child's own rows, named after the child.
+	peaks := func(what string, p map[string]float64) {
+		b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, %s (MiB)", b.rssTokens, what)] = fmtPeaks(p)
+	}
+	childRows := func(rows []*Row, suffix string) {
+		for _, r := range rows {
+			r.Group, r.Name, r.child = group, r.Name+suffix, true
+			b.add(r)
+		}
+	}
 	rb, err := b.spawn(ctx, "rebuild", dir, "")
 	if err != nil {
 		return fmt.Errorf("rebuild child: %w", err)
@@ -123,10 +134,7 @@ func (b *bench) rssPhase(ctx context.Context) error {
 	// writes (the PATCHes) would otherwise leave the next one memtables to
 	// replay and compactions to run, and its peak would depend on its turn.
 	pristine := filepath.Join(b.root, "rss-pristine")
-	if err := snapshotState(dir, pristine); err != nil {
-		return err
-	}
-	if err := restoreState(pristine, dir); err != nil {
+	if err := copyState(dir, pristine); err != nil {
 		return err
 	}
 	sv, err := b.spawn(ctx, "serve", dir, "")
@@ -136,10 +144,7 @@ func (b *bench) rssPhase(ctx context.Context) error {
 	b.add(&Row{Group: group, Name: rowRSS1M, Value: sv.VmHWM / 1024, Unit: "MiB",
 		Note: fmt.Sprintf("VmHWM of a child running the service with its embedded JetStream under the HTTP load below; %.0f MiB after start, %.0f MiB at the end, Go heap in use %.0f MiB",
 			sv.IdleRSS/1024, sv.VmRSS/1024, float64(sv.HeapInuse)/(1<<20))})
-	for _, r := range sv.Rows {
-		r.Group, r.child = group, true
-		b.add(r)
-	}
+	childRows(sv.Rows, "")
 
 	// The same with the JetStream server in another process (--nats-url):
 	// what tokend itself holds; and what that server holds, alone.
@@ -157,33 +162,27 @@ func (b *bench) rssPhase(ctx context.Context) error {
 	if jsSmall.VmHWM > jsRes.VmHWM {
 		jsRes = jsSmall
 	}
-	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, embedded JetStream (MiB)", b.rssTokens)] = fmtPeaks(sv.PeakBy)
-	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, JetStream in another process (MiB)", b.rssTokens)] = fmtPeaks(sx.PeakBy)
-	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, JetStream in another process: anonymous memory (MiB)", b.rssTokens)] = fmtPeaks(sx.PeakAnonBy)
-	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, JetStream in another process: mapped file pages (MiB)", b.rssTokens)] = fmtPeaks(sx.PeakFileBy)
+	peaks("embedded JetStream", sv.PeakBy)
+	peaks("JetStream in another process", sx.PeakBy)
+	peaks("JetStream in another process: anonymous memory", sx.PeakAnonBy)
+	peaks("JetStream in another process: mapped file pages", sx.PeakFileBy)
+	peaks("JetStream in another process, small caches: anonymous memory", small.PeakAnonBy)
+	peaks("JetStream in another process, small caches: mapped file pages", small.PeakFileBy)
 	b.add(&Row{Group: group, Name: rowRSSExt, Value: sx.VmHWM / 1024, Unit: "MiB",
 		Note: fmt.Sprintf("VmHWM of a child running the service with --nats-url, the same load; %.0f MiB after start, %.0f MiB at the end, Go heap in use %.0f MiB",
 			sx.IdleRSS/1024, sx.VmRSS/1024, float64(sx.HeapInuse)/(1<<20))})
-	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, JetStream in another process, small caches: anonymous memory (MiB)", b.rssTokens)] = fmtPeaks(small.PeakAnonBy)
-	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, JetStream in another process, small caches: mapped file pages (MiB)", b.rssTokens)] = fmtPeaks(small.PeakFileBy)
 	b.add(&Row{Group: group, Name: rowRSSSmall, Value: small.VmHWM / 1024, Unit: "MiB",
 		Note: fmt.Sprintf("--cache-size %dMiB --memtable-size %dMiB; %.0f MiB after start, %.0f MiB at the end, Go heap in use %.0f MiB",
 			smallCacheMiB, smallMemtableMiB, small.IdleRSS/1024, small.VmRSS/1024, float64(small.HeapInuse)/(1<<20))})
-	for _, r := range sx.Rows {
-		r.Group, r.Name, r.child = group, r.Name+", JetStream in another process", true
-		b.add(r)
-	}
-	for _, r := range small.Rows {
-		r.Group, r.Name, r.child = group, r.Name+", JetStream in another process, small caches", true
-		b.add(r)
-	}
+	childRows(sx.Rows, ", JetStream in another process")
+	childRows(small.Rows, ", JetStream in another process, small caches")
 	b.add(&Row{Group: group, Name: rowRSSJetStream, Value: jsRes.VmHWM / 1024, Unit: "MiB",
 		Note: fmt.Sprintf("VmHWM; %.0f MiB after start, %.0f MiB at the end; sampled peaks: %.0f MiB anonymous memory, %.0f MiB mapped file pages",
 			jsRes.IdleRSS/1024, jsRes.VmRSS/1024, jsRes.PeakAnonBy["serving"], jsRes.PeakFileBy["serving"])})
 
 	// Badger alone, reading what the HTTP load's introspections and GETs
 	// read: the floor of tokend's own memory for these reads.
-	if err := restoreState(pristine, dir); err != nil {
+	if err := copyState(pristine, dir); err != nil {
 		return err
 	}
 	if err := writeBadgerKeys(dir, b.reads); err != nil {
@@ -193,12 +192,9 @@ func (b *bench) rssPhase(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("raw Badger child: %w", err)
 	}
-	for _, r := range bg.Rows {
-		r.Group, r.child = group, true
-		b.add(r)
-	}
-	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, raw Badger reads: anonymous memory (MiB)", b.rssTokens)] = fmtPeaks(bg.PeakAnonBy)
-	b.report.Notes[fmt.Sprintf("RSS by load, %d tokens, raw Badger reads: mapped file pages (MiB)", b.rssTokens)] = fmtPeaks(bg.PeakFileBy)
+	childRows(bg.Rows, "")
+	peaks("raw Badger reads: anonymous memory", bg.PeakAnonBy)
+	peaks("raw Badger reads: mapped file pages", bg.PeakFileBy)
 	b.add(&Row{Group: group, Name: rowRSSBadger, Value: bg.VmHWM / 1024, Unit: "MiB",
 		Note: fmt.Sprintf("VmHWM of a child, %d goroutines; %.0f MiB after opening; sampled peaks: %.0f MiB anonymous memory, %.0f MiB mapped file pages",
 			b.clients, bg.IdleRSS/1024, maxOf(bg.PeakAnonBy), maxOf(bg.PeakFileBy))})
@@ -208,7 +204,7 @@ func (b *bench) rssPhase(ctx context.Context) error {
 // serveApart runs a serve child with --nats-url on the pristine state,
 // against a JetStream child of its own, and returns what both measured.
 func (b *bench) serveApart(ctx context.Context, dir, pristine string, extra ...string) (serve, js childResult, err error) {
-	if err := restoreState(pristine, dir); err != nil {
+	if err := copyState(pristine, dir); err != nil {
 		return serve, js, err
 	}
 	jsc, err := b.spawnJetStream(ctx, dir)
@@ -223,25 +219,16 @@ func (b *bench) serveApart(ctx context.Context, dir, pristine string, extra ...s
 	return serve, js, err
 }
 
-// snapshotState copies the RSS phase's read model and JetStream store (in
-// dir) into pristine.
-func snapshotState(dir, pristine string) error {
+// copyState replaces the read model and JetStream store in to with those
+// in from: the RSS phase keeps the state the rebuild left in a pristine
+// copy, and puts it back before each child.
+func copyState(from, to string) error {
 	for _, sub := range []string{projections.ReadModelDir, "jetstream"} {
-		if err := os.CopyFS(filepath.Join(pristine, sub), os.DirFS(filepath.Join(dir, sub))); err != nil {
-			return fmt.Errorf("rss: copy %s: %w", sub, err)
-		}
-	}
-	return nil
-}
-
-// restoreState puts the pristine read model and JetStream store back in dir.
-func restoreState(pristine, dir string) error {
-	for _, sub := range []string{projections.ReadModelDir, "jetstream"} {
-		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
+		if err := os.RemoveAll(filepath.Join(to, sub)); err != nil {
 			return err
 		}
-		if err := os.CopyFS(filepath.Join(dir, sub), os.DirFS(filepath.Join(pristine, sub))); err != nil {
-			return fmt.Errorf("rss: restore %s: %w", sub, err)
+		if err := os.CopyFS(filepath.Join(to, sub), os.DirFS(filepath.Join(from, sub))); err != nil {
+			return fmt.Errorf("rss: copy %s: %w", sub, err)
 		}
 	}
 	return nil

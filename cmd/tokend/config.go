@@ -101,14 +101,14 @@ func (c *config) readModelOptions() projections.Options {
 	return projections.Options{MemTableSize: c.MemTableSize}.WithCacheSize(c.CacheSize)
 }
 
-// sizeUnits are the suffixes parseSize accepts, in bytes.
+// sizeUnits are the binary units of sizes, largest first.
 var sizeUnits = []struct {
 	suffix string
 	bytes  int64
-}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}}
+}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
 
 // parseSize reads a size such as 96MiB, 1GiB or 4194304 (bytes): a whole
-// number and an optional binary unit (KiB, MiB, GiB, B; any case), which
+// number and an optional binary unit (GiB, MiB, KiB, B; any case), which
 // must lie between lo and hi.
 func parseSize(raw string, lo, hi int64) (int64, error) {
 	num, unit := raw, int64(1)
@@ -127,10 +127,7 @@ func parseSize(raw string, lo, hi int64) (int64, error) {
 
 // formatSize writes a size in the largest unit that divides it.
 func formatSize(n int64) string {
-	for _, u := range []struct {
-		suffix string
-		bytes  int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+	for _, u := range sizeUnits[:len(sizeUnits)-1] {
 		if n >= u.bytes && n%u.bytes == 0 {
 			return strconv.FormatInt(n/u.bytes, 10) + u.suffix
 		}
