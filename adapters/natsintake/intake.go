@@ -114,6 +114,7 @@ type Intake struct {
 	nc     *nats.Conn // publishes outcomes (core NATS)
 	conn   *nats.Conn // consumes, owned by the subscriber
 	router *message.Router
+	work   *workers // run handle (workers.go)
 	done   chan error
 
 	closeOnce sync.Once
@@ -153,7 +154,13 @@ func Start(ctx context.Context, cfg Config) (*Intake, error) {
 	if err != nil {
 		return nil, fmt.Errorf("command intake: %w", err)
 	}
-	in := &Intake{cfg: cfg, log: log, nc: cfg.JS.Conn(), conn: conn, done: make(chan error, 1)}
+	in := &Intake{cfg: cfg, log: log, nc: cfg.JS.Conn(), conn: conn, work: newWorkers(cfg.Lanes), done: make(chan error, 1)}
+	started := false
+	defer func() {
+		if !started {
+			in.work.close()
+		}
+	}()
 
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.CloseTimeout}, wlog)
 	if err != nil {
@@ -219,7 +226,10 @@ func Start(ctx context.Context, cfg Config) (*Intake, error) {
 		conn.Close()
 		return nil, err
 	}
-	if err := processor.AddHandlers(cqrs.NewCommandHandler(ConsumerName, in.handle)); err != nil {
+	handler := func(ctx context.Context, c *rawCommand) error {
+		return in.work.do(func() error { return in.handle(ctx, c) })
+	}
+	if err := processor.AddHandlers(cqrs.NewCommandHandler(ConsumerName, handler)); err != nil {
 		conn.Close()
 		return nil, err
 	}
@@ -229,6 +239,7 @@ func Start(ctx context.Context, cfg Config) (*Intake, error) {
 	select {
 	case <-router.Running():
 		log.Info("command intake running", "consumer", ConsumerName, "lanes", cfg.Lanes)
+		started = true
 		return in, nil
 	case err := <-in.done:
 		conn.Close()
@@ -249,6 +260,7 @@ func (in *Intake) Close() error {
 		if err := <-in.done; err != nil && in.closeErr == nil {
 			in.closeErr = err
 		}
+		in.work.close()
 		in.conn.Close()
 	})
 	return in.closeErr
