@@ -152,14 +152,28 @@ var errAttempts = errors.New("commands: the aggregate kept changing under the co
 // error, a *domain.Error with an API code when the domain refused it. A
 // command whose id was carried out before returns its first outcome.
 func (s *Service) Execute(ctx context.Context, cmd domain.Command) (Result, error) {
+	return s.execute(ctx, cmd, true)
+}
+
+// ExecuteNew is Execute for a command whose id its caller has just drawn
+// at random (an HTTP write without an Idempotency-Key): no earlier run of
+// it can exist, so it skips the read model's look-up of one, a read that
+// can only miss.
+func (s *Service) ExecuteNew(ctx context.Context, cmd domain.Command) (Result, error) {
+	return s.execute(ctx, cmd, false)
+}
+
+func (s *Service) execute(ctx context.Context, cmd domain.Command, mayRepeat bool) (Result, error) {
 	if cmd.ID == uuid.Nil || cmd.AccountID == "" || cmd.Body == nil {
 		return Result{}, fmt.Errorf("commands: %s needs an id, an account and a body", typeOf(cmd))
 	}
 	if err := checkIDs(cmd); err != nil {
 		return Result{}, err
 	}
-	if r, ok, err := s.remembered(ctx, cmd); ok || err != nil {
-		return r, err
+	if mayRepeat {
+		if r, ok, err := s.remembered(ctx, cmd); ok || err != nil {
+			return r, err
+		}
 	}
 	key := cmd.AccountID + "/" + cmd.TokenID
 	mu := &s.locks[stripe(key)]

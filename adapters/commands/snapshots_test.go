@@ -23,6 +23,8 @@ type snapshots struct {
 	seq   uint64
 	err   error
 	calls int
+	// outcomeReads counts the look-ups of an earlier run of a command.
+	outcomeReads int
 }
 
 func (s *snapshots) set(tok domain.Token, seq uint64) {
@@ -32,6 +34,9 @@ func (s *snapshots) set(tok domain.Token, seq uint64) {
 }
 
 func (s *snapshots) CommandOutcome(uuid.UUID) (projections.Outcome, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outcomeReads++
 	return projections.Outcome{}, false, nil
 }
 
@@ -154,4 +159,29 @@ func TestSnapshotsOnACacheMiss(t *testing.T) {
 			t.Fatalf("issue: %+v %v, %d token loads; want version 1, no load", r, err, log.tokenLoads)
 		}
 	})
+}
+
+// A command whose id its caller has just drawn (ExecuteNew) is carried out
+// like any other, without asking the read model for an earlier run of it;
+// Execute asks.
+func TestExecuteNewSkipsTheLookupOfAnEarlierRun(t *testing.T) {
+	f := newFixture(t)
+	tokenID, _ := f.setup(0)
+	snap := &snapshots{}
+	svc := commands.New(f.store, snap, commands.Config{})
+	cmd := func(name string) domain.Command {
+		return domain.Command{ID: uuid.New(), AccountID: account, TokenID: tokenID, Actor: actor,
+			Body: domain.RenameToken{Name: name}}
+	}
+	r, err := svc.Execute(context.Background(), cmd("via Execute"))
+	if err != nil || snap.outcomeReads != 1 {
+		t.Fatalf("Execute: %v, %d look-ups of an earlier run; want 1", err, snap.outcomeReads)
+	}
+	r2, err := svc.ExecuteNew(context.Background(), cmd("via ExecuteNew"))
+	if err != nil || snap.outcomeReads != 1 {
+		t.Fatalf("ExecuteNew: %v, %d look-ups of an earlier run; want still 1", err, snap.outcomeReads)
+	}
+	if len(r2.Emitted) != 1 || r2.Version != r.Version+1 || r2.Token.Name() != "via ExecuteNew" {
+		t.Fatalf("ExecuteNew: version %d (after %d), %d events, name %q", r2.Version, r.Version, len(r2.Emitted), r2.Token.Name())
+	}
 }

@@ -53,7 +53,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, p princip
 	}
 	accountID := commands.AccountIDFor(cmdID)
 	hash := domain.HashSecret(license)
-	res, err := s.execute(r.Context(), domain.Command{
+	res, err := s.execute(r, domain.Command{
 		ID: cmdID, AccountID: accountID, Actor: p.Actor(),
 		Body: domain.CreateAccount{Name: d.Get("name").Str, LicenseID: commands.LicenseIDFor(cmdID), LicenseSha256: hash},
 	})
@@ -128,7 +128,7 @@ func (s *Server) issueLicense(w http.ResponseWriter, r *http.Request, p principa
 		return err
 	}
 	id, hash := commands.LicenseIDFor(cmdID), domain.HashSecret(license)
-	res, err := s.execute(r.Context(), domain.Command{
+	res, err := s.execute(r, domain.Command{
 		ID: cmdID, AccountID: p.AccountID, Actor: p.Actor(),
 		Body: domain.IssueLicense{LicenseID: id, LicenseSha256: hash},
 	})
@@ -164,7 +164,7 @@ func (s *Server) revokeLicense(w http.ResponseWriter, r *http.Request, p princip
 	if err != nil {
 		return err
 	}
-	res, err := s.execute(r.Context(), domain.Command{
+	res, err := s.execute(r, domain.Command{
 		ID: cmdID, AccountID: p.AccountID, Actor: p.Actor(),
 		Body: domain.RevokeLicense{LicenseID: id},
 	})
@@ -190,7 +190,7 @@ func (s *Server) registerModel(w http.ResponseWriter, r *http.Request, p princip
 		return err
 	}
 	id := commands.ModelIDFor(cmdID)
-	res, err := s.execute(r.Context(), domain.Command{
+	res, err := s.execute(r, domain.Command{
 		ID: cmdID, AccountID: p.AccountID, Actor: p.Actor(),
 		Body: domain.RegisterModel{ModelID: id, Name: d.Get("name").Str},
 	})

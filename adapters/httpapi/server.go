@@ -42,6 +42,9 @@ type ReadModel interface {
 // CommandService carries out writes. *commands.Service implements it.
 type CommandService interface {
 	Execute(ctx context.Context, cmd domain.Command) (commands.Result, error)
+	// ExecuteNew is Execute for a command id drawn just now at random, of
+	// which no earlier run can exist.
+	ExecuteNew(ctx context.Context, cmd domain.Command) (commands.Result, error)
 	Account(ctx context.Context, accountID string) (domain.Account, uint64, error)
 }
 

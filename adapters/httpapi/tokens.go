@@ -42,7 +42,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, p principal)
 	if err != nil {
 		return err
 	}
-	res, err := s.execute(r.Context(), domain.Command{
+	res, err := s.execute(r, domain.Command{
 		ID: cmdID, AccountID: p.AccountID, TokenID: commands.TokenIDFor(cmdID), Actor: p.Actor(), Body: body,
 	})
 	if err != nil {
@@ -100,7 +100,7 @@ func (s *Server) tokenWrite(w http.ResponseWriter, r *http.Request, p principal,
 	if err != nil {
 		return err
 	}
-	res, err := s.execute(r.Context(), domain.Command{
+	res, err := s.execute(r, domain.Command{
 		ID: cmdID, AccountID: p.AccountID, TokenID: id, Actor: p.Actor(), ExpectedVersion: expected, Body: body,
 	})
 	if err != nil {

@@ -60,8 +60,13 @@ func ifMatch(r *http.Request) (*int64, error) {
 }
 
 // execute carries out cmd and counts it by type and outcome.
-func (s *Server) execute(ctx context.Context, cmd domain.Command) (commands.Result, error) {
-	res, err := s.cmds.Execute(ctx, cmd)
+func (s *Server) execute(r *http.Request, cmd domain.Command) (commands.Result, error) {
+	run := s.cmds.Execute
+	if r.Header.Get("Idempotency-Key") == "" {
+		// commandID drew the id at random: no earlier run of it exists.
+		run = s.cmds.ExecuteNew
+	}
+	res, err := run(r.Context(), cmd)
 	s.metrics.ObserveCommand(string(cmd.Type()), commands.OutcomeLabel(res, err))
 	return res, err
 }
