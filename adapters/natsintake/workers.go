@@ -38,7 +38,9 @@ type workerPanic struct {
 	stack []byte
 }
 
-func (p *workerPanic) String() string { return fmt.Sprintf("%v\n\nworker stack:\n%s", p.value, p.stack) }
+func (p *workerPanic) String() string {
+	return fmt.Sprintf("%v\n\nworker stack:\n%s", p.value, p.stack)
+}
 
 func newWorkers(n int) *workers {
 	w := &workers{jobs: make(chan job), stop: make(chan struct{})}

@@ -79,6 +79,21 @@ func (b *bench) compare() {
 	vs("commands/s: tokend HTTP ÷ Watermill pipeline", rowCmdHTTP, rowPeerCmd, "", 0)
 	vs("projection events/s: tokend projector ÷ Watermill subscriber", rowCatchUp, rowPeerProj, "≥ 3×", 3)
 	b.against(b.row(rowPeerCmd), syncN)
+	// CPU per command: the peer's ÷ tokend's (above 1: tokend spends less
+	// per command). On 2 cores tokend is bound by the cores and the peer by
+	// its one-at-a-time handler, so this says what the cores, not the
+	// design, hold back.
+	cpuVs := func(name, ours, peer string) {
+		o, p := b.row(ours), b.row(peer)
+		if o == nil || p == nil || o.CPUPerOpUs == nil || p.CPUPerOpUs == nil || *o.CPUPerOpUs == 0 {
+			return
+		}
+		v := *p.CPUPerOpUs / *o.CPUPerOpUs
+		b.add(&Row{Group: "vs peer", Name: name, Value: v, Unit: "×", Baseline: peer, Ratio: f(v),
+			Note: fmt.Sprintf("%.0f µs against %.0f µs of CPU per command", *p.CPUPerOpUs, *o.CPUPerOpUs)})
+	}
+	cpuVs("CPU per command: Watermill pipeline ÷ tokend NATS intake", rowCmdNATS, rowPeerCmd)
+	cpuVs("CPU per command: Watermill pipeline ÷ tokend HTTP", rowCmdHTTP, rowPeerCmd)
 
 	// Order: baselines first, then the service, the peer, the comparisons,
 	// memory, rebuild and the large read model.

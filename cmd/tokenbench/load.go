@@ -7,18 +7,47 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 )
 
 // measure is one throughput measurement: n operations in elapsed, with the
-// latency of each.
+// latency of each, and the CPU time the process spent meanwhile.
 type measure struct {
 	N       int
 	Elapsed time.Duration
 	P50     time.Duration
 	P99     time.Duration
+	// CPU is the user and system time of the whole tokenbench process during
+	// the run: the service and its servers as much as the load generators.
+	CPU time.Duration
+}
+
+// CPUPerOp returns the process's CPU time per operation, in µs.
+func (m measure) CPUPerOp() float64 {
+	if m.N == 0 {
+		return 0
+	}
+	return float64(m.CPU.Microseconds()) / float64(m.N)
+}
+
+// Cores returns how many cores the process kept busy, on average.
+func (m measure) Cores() float64 {
+	if m.Elapsed <= 0 {
+		return 0
+	}
+	return m.CPU.Seconds() / m.Elapsed.Seconds()
+}
+
+// processCPU is this process's user and system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // Rate returns operations per second.
@@ -65,6 +94,7 @@ func (b *bench) load(desc string, n, workers int, op func(worker, i int) error) 
 	var failed atomic.Pointer[error]
 	lat := make([][]time.Duration, workers)
 	var wg sync.WaitGroup
+	cpu := processCPU()
 	start := time.Now()
 	for w := range workers {
 		lat[w] = make([]time.Duration, 0, n/workers+1)
@@ -88,12 +118,13 @@ func (b *bench) load(desc string, n, workers int, op func(worker, i int) error) 
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu = processCPU() - cpu
 	_ = bar.Finish()
 	if err := failed.Load(); err != nil {
 		return measure{}, fmt.Errorf("%s: %w", desc, *err)
 	}
 	p50, p99 := percentiles(slices.Concat(lat...))
-	return measure{N: n, Elapsed: elapsed, P50: p50, P99: p99}, nil
+	return measure{N: n, Elapsed: elapsed, P50: p50, P99: p99, CPU: cpu}, nil
 }
 
 // paced starts op at a fixed rate for d (each call on its own goroutine,

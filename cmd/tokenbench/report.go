@@ -29,6 +29,12 @@ type Row struct {
 	// Paired is true when Ratio is the median of per-run ratios of runs
 	// taken back to back with the baseline's.
 	Paired bool `json:"paired,omitempty"`
+	// CPUPerOpUs is the tokenbench process's CPU time per operation in the
+	// median run, in µs, and Cores how many cores it kept busy on average:
+	// the whole process (service, servers, load generators), so a figure
+	// is read against another row's, not alone.
+	CPUPerOpUs *float64 `json:"cpuPerOpUs,omitempty"`
+	Cores      *float64 `json:"cores,omitempty"`
 	// Target is the issue's target in words; Pass whether it held.
 	Target string `json:"target,omitempty"`
 	Pass   *bool  `json:"pass,omitempty"`
@@ -144,8 +150,8 @@ func (b *bench) writeTable(w io.Writer) {
 	if rep.Quick {
 		fmt.Fprintf(w, "**-quick**: small sizes, for CI; the figures only show that every path works.\n\n")
 	}
-	fmt.Fprintln(w, "| group | measure | value | p50 | p99 | baseline | ratio | target | result |")
-	fmt.Fprintln(w, "|---|---|--:|--:|--:|---|--:|---|---|")
+	fmt.Fprintln(w, "| group | measure | value | p50 | p99 | CPU/op (cores) | baseline | ratio | target | result |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|---|--:|---|---|")
 	for _, r := range rep.Rows {
 		p50, p99 := "", ""
 		if r.P50Ms != nil {
@@ -153,6 +159,10 @@ func (b *bench) writeTable(w io.Writer) {
 		}
 		if r.P99Ms != nil {
 			p99 = fmtMs(*r.P99Ms)
+		}
+		cpu := ""
+		if r.CPUPerOpUs != nil && r.Cores != nil {
+			cpu = fmt.Sprintf("%s µs (%.2f)", fmtNum(*r.CPUPerOpUs), *r.Cores)
 		}
 		ratio := ""
 		if r.Ratio != nil {
@@ -172,10 +182,11 @@ func (b *bench) writeTable(w io.Writer) {
 		if r.Note != "" {
 			name += " (" + r.Note + ")"
 		}
-		fmt.Fprintf(w, "| %s | %s | %s %s | %s | %s | %s | %s | %s | %s |\n",
-			r.Group, name, fmtNum(r.Value), r.Unit, p50, p99, r.Baseline, ratio, r.Target, res)
+		fmt.Fprintf(w, "| %s | %s | %s %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.Group, name, fmtNum(r.Value), r.Unit, p50, p99, cpu, r.Baseline, ratio, r.Target, res)
 	}
 	fmt.Fprintln(w, "\nRatios are medians of per-run ratios, each run taken back to back with its baseline's; ¹ marks a ratio of medians of runs taken apart.")
+	fmt.Fprintln(w, "CPU/op is the CPU time of the whole tokenbench process (the service, its servers and the load generators) per operation in the median run, and in brackets the cores it kept busy on average: a row using both cores is bound by the machine, one using fewer by its own waits.")
 	if len(rep.Failed) > 0 {
 		fmt.Fprintf(w, "\nPhases that failed: %s\n", strings.Join(rep.Failed, "; "))
 	}
@@ -284,6 +295,10 @@ func (b *bench) record(m meas, x measure) {
 		r.Runs = append(r.Runs, a.Rate())
 	}
 	r.P50Ms, r.P99Ms = nil, nil
+	r.CPUPerOpUs, r.Cores = nil, nil
+	if med.CPU > 0 {
+		r.CPUPerOpUs, r.Cores = f(med.CPUPerOp()), f(med.Cores())
+	}
 	if med.P50 > 0 {
 		r.P50Ms, r.P99Ms = ms(med.P50), ms(med.P99)
 	}
