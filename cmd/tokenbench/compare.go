@@ -22,9 +22,12 @@ func (b *bench) compare() {
 	b.against(b.row(rowCmdHTTP), syncN)
 	target(b.against(b.row(rowCmdNATS), rowAsync), "≥ 0.40 of raw async publish", 0.40)
 	b.against(b.row(rowFloor), rowAsync)
-	if r, ok := b.pairedRatio(rowCmdNATS, rowFloor); ok {
-		b.add(&Row{Group: "service", Name: "commands, NATS intake ÷ raw intake protocol", Value: r, Unit: "×",
-			Baseline: rowFloor, Ratio: f(r), Paired: true})
+	b.against(b.row(rowFloorProj), rowAsync)
+	for _, floor := range []string{rowFloor, rowFloorProj} {
+		if r, ok := b.pairedRatio(rowCmdNATS, floor); ok {
+			b.add(&Row{Group: "service", Name: "commands, NATS intake ÷ " + strings.SplitN(floor, ":", 2)[0], Value: r, Unit: "×",
+				Baseline: floor, Ratio: f(r), Paired: true})
+		}
 	}
 
 	target(b.against(b.row(rowCatchUpKeys), rowWB), "≥ 0.50 of raw WriteBatch sets/s", 0.50)
@@ -75,6 +78,9 @@ func (b *bench) compare() {
 		}
 	}
 	vs("commands/s: tokend NATS intake ÷ Watermill pipeline", rowCmdNATS, rowPeerCmd, "≥ 3×", 3)
+	// The most any service of this protocol with a read model could reach
+	// against the peer on this machine.
+	vs("commands/s: raw intake protocol and raw projection ÷ Watermill pipeline", rowFloorProj, rowPeerCmd, "", 0)
 	vs("commands/s: tokend in-process ÷ Watermill pipeline", rowCmdInproc, rowPeerCmd, "", 0)
 	vs("commands/s: tokend HTTP ÷ Watermill pipeline", rowCmdHTTP, rowPeerCmd, "", 0)
 	vs("projection events/s: tokend projector ÷ Watermill subscriber", rowCatchUp, rowPeerProj, "≥ 3×", 3)

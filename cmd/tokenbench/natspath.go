@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,14 +93,30 @@ func (b *bench) commandsNATS(ctx context.Context, s *service) error {
 	if err != nil {
 		return err
 	}
-	floor, err := b.startIntakeFloor(ctx, s)
+	floor, err := b.startIntakeFloor(ctx, s, "raw", s.raw, 0)
 	if err != nil {
 		return fmt.Errorf("raw intake protocol: %w", err)
 	}
 	defer floor.close()
+	keys, err := b.keysPerRename(ctx, s)
+	if err != nil {
+		return err
+	}
+	events, err := b.newEventStream(ctx, s.js, "RAWP_EVENTS", "rawp", "tokenbench: the raw intake protocol with a raw projection")
+	if err != nil {
+		return err
+	}
+	projected, err := b.startIntakeFloor(ctx, s, "rawp", events, keys)
+	if err != nil {
+		return fmt.Errorf("raw intake protocol with a raw projection: %w", err)
+	}
+	defer projected.close()
 	return b.rounds(b.runs,
 		meas{group: "raw", name: rowFloor, unit: "commands/s", note: fmt.Sprintf("%d workers", natsintake.DefaultLanes),
 			fn: func(run int) (measure, error) { return floor.run(ctx, run) }},
+		meas{group: "raw", name: rowFloorProj, unit: "commands/s",
+			note: fmt.Sprintf("%d workers; %.1f keys per event, tokend's for a rename", natsintake.DefaultLanes, keys),
+			fn:   func(run int) (measure, error) { return projected.run(ctx, run) }},
 		meas{group: "raw", name: rowAsync, unit: "msgs/s", note: fmt.Sprintf("window %d", asyncWindow),
 			fn: func(run int) (measure, error) { return s.raw.async(ctx, b, 2*b.commands, run) }},
 		meas{group: "service", name: rowCmdNATS, unit: "commands/s",
@@ -141,8 +158,31 @@ func (b *bench) commandsNATS(ctx context.Context, s *service) error {
 // keysWritten is the projector's count of keys committed.
 func keysWritten(s *projections.Store) uint64 { return s.KeysWritten() }
 
-// rowFloor is the intake's protocol done with raw JetStream calls.
-const rowFloor = "raw intake protocol: command publish, consume, outcome lookup, append, outcome publish, ack"
+// rowFloor is the intake's protocol done with raw JetStream calls, and
+// rowFloorProj the same with a raw projection of its events into Badger.
+const (
+	rowFloor     = "raw intake protocol: command publish, consume, outcome lookup, append, outcome publish, ack"
+	rowFloorProj = "raw intake protocol and raw projection: the same, and each event's keys written to Badger"
+)
+
+// keysPerRename measures how many keys tokend's projector writes for a
+// RenameToken of the service's tokens: 512 in-process renames.
+func (b *bench) keysPerRename(ctx context.Context, s *service) (float64, error) {
+	const n = 512
+	if err := s.settle(ctx); err != nil {
+		return 0, err
+	}
+	before := s.store.KeysWritten()
+	for i := range n {
+		if _, err := s.svc.Execute(ctx, s.renameCmd(i, 900)); err != nil {
+			return 0, err
+		}
+	}
+	if err := s.settle(ctx); err != nil {
+		return 0, err
+	}
+	return float64(s.store.KeysWritten()-before) / n, nil
+}
 
 // intakeFloor measures what the NATS command path's protocol costs with
 // nothing of tokend in it: clients publish a command to a stream with
@@ -150,14 +190,20 @@ const rowFloor = "raw intake protocol: command publish, consume, outcome lookup,
 // workers behind one pull consumer look the command up in a key-value
 // bucket like TOKEN_OUTCOMES (a new command: a miss), append one event per
 // command (the service's message, with its expected subject sequence) to
-// the raw event stream, publish the outcome, and acknowledge the command.
+// a raw event stream, publish the outcome, and acknowledge the command.
 // An accepted command's outcome is remembered by its event, not in the
-// bucket (docs/api.md "Once"). No decoding, no authentication,
-// no domain, no read model, no projector. Its ratio to the raw async
-// publish is the most the intake could reach on this machine.
+// bucket (docs/api.md "Once"). No decoding, no authentication, no domain.
+// Without a projection (keys 0) there is no read model either: its ratio to
+// the raw async publish is the most the intake could reach on this
+// machine. With one, a rawProjection follows the events into Badger as the
+// projector does, and its rate is the most any service of this protocol
+// with a read model could reach.
 type intakeFloor struct {
 	b      *bench
 	s      *service
+	prefix string     // of its subjects and names: raw.commands.>, RAW_COMMANDS...
+	events *rawStream // where it appends
+	proj   *rawProjection
 	kv     jetstream.KeyValue
 	waiter *outcomeWaiter
 	client *nats.Conn
@@ -169,24 +215,33 @@ type intakeFloor struct {
 	mu     sync.Mutex
 }
 
-func (b *bench) startIntakeFloor(ctx context.Context, s *service) (*intakeFloor, error) {
-	f := &intakeFloor{b: b, s: s, work: make(chan jetstream.Msg, 64), msgs: map[string]floorCmd{}}
+// startIntakeFloor starts a floor whose subjects and names start with
+// prefix, appending to events, with a raw projection of keysPerEvent keys
+// per event unless it is 0.
+func (b *bench) startIntakeFloor(ctx context.Context, s *service, prefix string, events *rawStream, keysPerEvent float64) (*intakeFloor, error) {
+	f := &intakeFloor{b: b, s: s, prefix: prefix, events: events, work: make(chan jetstream.Msg, 64), msgs: map[string]floorCmd{}}
+	name := strings.ToUpper(prefix)
 	cfg := natsjs.CommandsStreamConfig(1)
-	cfg.Name, cfg.Subjects, cfg.Description = "RAW_COMMANDS", []string{"raw.commands.>"}, "tokenbench: the intake protocol's floor"
+	cfg.Name, cfg.Subjects, cfg.Description = name+"_COMMANDS", []string{prefix + ".commands.>"}, "tokenbench: the intake protocol's floor"
 	js := s.js.js
 	if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 		return nil, err
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "RAW_OUTCOMES", History: 1,
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name + "_OUTCOMES", History: 1,
 		TTL: natsjs.CommandsMaxAge, Storage: jetstream.FileStorage, Replicas: 1})
 	if err != nil {
 		return nil, err
 	}
 	f.kv = kv
-	cons, err := js.CreateOrUpdateConsumer(ctx, "RAW_COMMANDS", jetstream.ConsumerConfig{
-		Durable: "raw-intake", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 64, AckWait: 30 * time.Second})
+	cons, err := js.CreateOrUpdateConsumer(ctx, name+"_COMMANDS", jetstream.ConsumerConfig{
+		Durable: prefix + "-intake", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 64, AckWait: 30 * time.Second})
 	if err != nil {
 		return nil, err
+	}
+	if keysPerEvent > 0 {
+		if f.proj, err = b.startRawProjection(ctx, s.js, events, filepath.Join(b.root, prefix+"-readmodel"), keysPerEvent); err != nil {
+			return nil, err
+		}
 	}
 	for range natsintake.DefaultLanes {
 		f.wg.Go(func() {
@@ -201,10 +256,10 @@ func (b *bench) startIntakeFloor(ctx context.Context, s *service) (*intakeFloor,
 	if err != nil {
 		return nil, err
 	}
-	if f.client, f.cjs, err = natsjs.Connect(s.js.url, "tokenbench-raw-client", b.quiet); err != nil {
+	if f.client, f.cjs, err = natsjs.Connect(s.js.url, "tokenbench-"+prefix+"-client", b.quiet); err != nil {
 		return nil, err
 	}
-	f.waiter, err = newOutcomeWaiter(f.client, "raw.outcomes.")
+	f.waiter, err = newOutcomeWaiter(f.client, prefix+".outcomes.")
 	return f, err
 }
 
@@ -224,9 +279,9 @@ func (f *intakeFloor) handle(ctx context.Context, m jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
-	f.s.raw.toks.acked(c.i, ack.Sequence)
+	f.events.toks.acked(c.i, ack.Sequence)
 	out := []byte(`{"commandId":"` + id + `","status":"accepted","tokenId":"x","version":2,"sequence":` + strconv.FormatUint(ack.Sequence, 10) + `}`)
-	if err := f.s.js.nc.Publish("raw.outcomes."+id, out); err != nil {
+	if err := f.s.js.nc.Publish(f.prefix+".outcomes."+id, out); err != nil {
 		return err
 	}
 	return m.Ack()
@@ -239,20 +294,21 @@ type floorCmd struct {
 
 func (f *intakeFloor) run(ctx context.Context, run int) (measure, error) {
 	b := f.b
-	evs, err := f.s.raw.toks.msgs(b.commands, 2000+run)
+	toks := f.events.toks
+	evs, err := toks.msgs(b.commands, 2000+run)
 	if err != nil {
 		return measure{}, err
 	}
-	return b.load("raw intake protocol", b.commands, b.clients, func(_, i int) error {
+	m, err := b.load("raw intake protocol ("+f.prefix+")", b.commands, b.clients, func(_, i int) error {
 		id := uuid.NewString()
 		ev := evs[i]
-		f.s.raw.toks.expect(ev, i)
+		toks.expect(ev, i)
 		f.mu.Lock()
 		f.msgs[id] = floorCmd{ev, i}
 		f.mu.Unlock()
 		ch := f.waiter.expect(id)
-		body := `{"commandId":"` + id + `","tokenId":"` + f.s.raw.toks.ids[i%len(f.s.raw.toks.ids)] + `","data":{"name":"token ` + strconv.Itoa(i) + `"}}`
-		msg := &nats.Msg{Subject: "raw.commands.RenameToken", Data: []byte(body), Header: nats.Header{
+		body := `{"commandId":"` + id + `","tokenId":"` + toks.ids[i%len(toks.ids)] + `","data":{"name":"token ` + strconv.Itoa(i) + `"}}`
+		msg := &nats.Msg{Subject: f.prefix + ".commands.RenameToken", Data: []byte(body), Header: nats.Header{
 			nats.MsgIdHdr: {id}, "Authorization": {"Bearer " + f.s.admin}}}
 		if _, err := f.cjs.PublishMsg(ctx, msg); err != nil {
 			return err
@@ -266,6 +322,12 @@ func (f *intakeFloor) run(ctx context.Context, run int) (measure, error) {
 			return ctx.Err()
 		}
 	})
+	if err != nil || f.proj == nil {
+		return m, err
+	}
+	// Like the service's runs, which wait for the projector after the
+	// measurement: the next run starts on a read model that has caught up.
+	return m, f.proj.catchUp(ctx)
 }
 
 func (f *intakeFloor) close() {
@@ -276,5 +338,8 @@ func (f *intakeFloor) close() {
 	f.wg.Wait()
 	if f.client != nil {
 		f.client.Close()
+	}
+	if f.proj != nil {
+		f.proj.close()
 	}
 }

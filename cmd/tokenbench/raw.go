@@ -106,8 +106,9 @@ func eventMsg(ev domain.Event) (*nats.Msg, error) {
 // one's last message, for publishes with a correct
 // Nats-Expected-Last-Subject-Sequence.
 type rawTokens struct {
-	ids  []string
-	last []atomic.Uint64
+	prefix string // of the subjects: "raw" gives raw.events.<account>.<token>
+	ids    []string
+	last   []atomic.Uint64
 }
 
 // msgs builds n rename messages, the i-th for token i % len(ids).
@@ -122,7 +123,7 @@ func (t *rawTokens) msgs(n, run int) ([]*nats.Msg, error) {
 		if err != nil {
 			return nil, err
 		}
-		m.Subject = "raw." + strings.TrimPrefix(m.Subject, "tokens.")
+		m.Subject = t.prefix + "." + strings.TrimPrefix(m.Subject, "tokens.")
 		out[i] = m
 	}
 	return out, nil
@@ -201,22 +202,25 @@ var bareBody = []byte(`{"active":true,"id":"0b6f1e2a-6c1d-5b8e-9f3a-2d4c6e8a0b1c
 // sends (the same body, CloudEvents headers and a correct
 // Nats-Expected-Last-Subject-Sequence).
 type rawStream struct {
+	name string
 	js   jetstream.JetStream
 	toks *rawTokens
 }
 
-const (
-	rawStreamName = "RAW_EVENTS"
-	rawSubjects   = "raw.events.>"
-)
-
 func (b *bench) newRawStream(ctx context.Context, s *jsServer) (*rawStream, error) {
+	return b.newEventStream(ctx, s, "RAW_EVENTS", "raw", "tokenbench: the raw publish baseline")
+}
+
+// newEventStream creates a stream with TOKEN_EVENTS' settings named name,
+// on prefix.events.>, and seeds it with one message for each of as many
+// tokens as the service has.
+func (b *bench) newEventStream(ctx context.Context, s *jsServer, name, prefix, description string) (*rawStream, error) {
 	cfg := natsjs.EventsStreamConfig(1)
-	cfg.Name, cfg.Subjects, cfg.Description = rawStreamName, []string{rawSubjects}, "tokenbench: the raw publish baseline"
+	cfg.Name, cfg.Subjects, cfg.Description = name, []string{prefix + ".events.>"}, description
 	if _, err := s.js.CreateOrUpdateStream(ctx, cfg); err != nil {
 		return nil, err
 	}
-	r := &rawStream{js: s.js, toks: &rawTokens{ids: make([]string, b.tokens), last: make([]atomic.Uint64, b.tokens)}}
+	r := &rawStream{name: name, js: s.js, toks: &rawTokens{prefix: prefix, ids: make([]string, b.tokens), last: make([]atomic.Uint64, b.tokens)}}
 	for i := range r.toks.ids {
 		r.toks.ids[i] = uuid.NewString()
 	}
