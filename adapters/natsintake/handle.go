@@ -2,7 +2,6 @@ package natsintake
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -293,7 +292,7 @@ func (in *Intake) conclude(ctx context.Context, typ domain.CommandType, p auth.P
 // publish sends an outcome on tokens.outcomes.<commandId> (core NATS: the
 // publisher subscribed before it published the command).
 func (in *Intake) publish(o wire.Outcome) error {
-	b, err := json.Marshal(o)
+	b, err := o.MarshalJSON() // not json.Marshal, which would compact it again
 	if err != nil {
 		return permanentError{err}
 	}

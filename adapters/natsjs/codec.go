@@ -43,7 +43,10 @@ func EncodeEvent(ev domain.Event) ([]byte, error) {
 		return nil, fmt.Errorf("encode event %s: schemaVersion %d, want %d", ev.ID, ev.SchemaVersion, domain.SchemaVersion)
 	}
 	ev.At = ev.At.UTC()
-	b, err := json.Marshal(ev)
+	// MarshalJSON directly: json.Marshal(ev) would call it and then check
+	// and compact its output again, byte by byte (encoding/json does that to
+	// every Marshaler), for the same bytes.
+	b, err := ev.MarshalJSON()
 	if err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", ev.ID, err)
 	}

@@ -103,3 +103,24 @@ func TestEncodeDecodeEvent(t *testing.T) {
 		})
 	}
 }
+
+// EncodeEvent calls the event's MarshalJSON directly; its bytes must stay
+// those of json.Marshal, HTML escaping and all, since the log already holds
+// events written that way.
+func TestEncodeEventIsJSONMarshal(t *testing.T) {
+	for _, name := range []string{"plain", `<b>&"quoted"</b>`, "ünïcødé ✓", "line\u2028sep", "tab\tx"} {
+		ev := renamed("acct", "tok", uuid.New(), "old", name)
+		ev.At = ev.At.UTC()
+		got, err := natsjs.EncodeEvent(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%q:\n got %s\nwant %s", name, got, want)
+		}
+	}
+}
