@@ -31,11 +31,13 @@ func FuzzDecodeBody(f *testing.F) {
 		`{"name":"a","name":"b"}`, "{\"name\":\"\xff\"}", `{"a":{"b":[1,2,{"c":null}]}}`,
 		`{"commandId":"3b241101-e2bb-4255-8caf-4136c566a962","tokenId":"t","expectedVersion":3,"data":{"name":"a"}}`,
 		`{"commandId":"3B241101-E2BB-4255-8CAF-4136C566A962","data":{},"expectedVersion":1.0}`,
+		`{"na\u006de":"a"}`, `{"note":"x\"},\"name\":\"y","name":"b"}`, ` { "data" : { "x" : [ "}" , { } ] } , "name" : "c" } `,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, spec := range fuzzSpecs {
+			sameAsTokens(t, body, spec)
 			d, err := DecodeBody(body, spec)
 			if err != nil {
 				var de *domain.Error
@@ -47,6 +49,38 @@ func FuzzDecodeBody(f *testing.F) {
 			checkAccepted(t, body, spec, d)
 		}
 	})
+}
+
+// sameAsTokens: on a valid JSON object, the plain scan of decodeMembers
+// decodes exactly what encoding/json's Decoder does (decodeTokens), and
+// refuses with the same error; only which of several missing required
+// fields is named may differ, as it does between two runs of either.
+func sameAsTokens(t *testing.T, body []byte, spec BodySpec) {
+	t.Helper()
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if !utf8.Valid(body) || !json.Valid(body) || len(trimmed) == 0 || trimmed[0] != '{' {
+		return
+	}
+	fast, fastErr := decodeMembers(trimmed, spec)
+	slow, slowErr := decodeTokens(body, spec)
+	if (fastErr == nil) != (slowErr == nil) {
+		t.Fatalf("%q: scan %v, decoder %v", body, fastErr, slowErr)
+	}
+	if fastErr != nil {
+		if fastErr.Error() != slowErr.Error() && !(strings.HasSuffix(fastErr.Error(), ": required") && strings.HasSuffix(slowErr.Error(), ": required")) {
+			t.Fatalf("%q: scan refuses with %q, decoder with %q", body, fastErr, slowErr)
+		}
+		return
+	}
+	if len(fast) != len(slow) {
+		t.Fatalf("%q: scan %v, decoder %v", body, fast, slow)
+	}
+	for k, f := range fast {
+		g := slow[k]
+		if f.Set != g.Set || f.Null != g.Null || f.Str != g.Str || f.Num != g.Num || !bytes.Equal(f.Raw, g.Raw) {
+			t.Fatalf("%q: field %q: scan %+v, decoder %+v", body, k, f, g)
+		}
+	}
 }
 
 func asDomainError(err error, de **domain.Error) bool {
@@ -191,5 +225,30 @@ func TestDecodeBody(t *testing.T) {
 	_, err := DecodeBody([]byte(`{"`+strings.Repeat("\\n", 200)+`":1}`), EmptySpec)
 	if err == nil || len(err.Error()) > 200 || strings.ContainsRune(err.Error(), '\n') {
 		t.Fatalf("hostile key: %v", err)
+	}
+}
+
+// BenchmarkDecodeBody: a command envelope and its data, as the NATS intake
+// decodes them, by the plain scan DecodeBody takes for a valid body and by
+// encoding/json's Decoder it takes for a broken one.
+//
+//	go test -run '^$' -bench DecodeBody ./adapters/wire
+func BenchmarkDecodeBody(b *testing.B) {
+	env := []byte(`{"commandId":"3b241101-e2bb-4255-8caf-4136c566a962","tokenId":"0b6f1e2a-6c1d-5b8e-9f3a-2d4c6e8a0b1c","data":{"name":"token 1234 n2.77"}}`)
+	data := []byte(`{"name":"token 1234 n2.77"}`)
+	for _, c := range []struct {
+		name   string
+		decode func([]byte, BodySpec) (Body, error)
+	}{{"scan", DecodeBody}, {"decoder", decodeTokens}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := c.decode(env, envelopeSpec); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := c.decode(data, renameTokenSpec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
