@@ -16,7 +16,9 @@
 // opens that many pull subscriptions on the same durable consumer and
 // merges them (lanes). Commands in flight together are not ordered against
 // each other; a publisher whose next command depends on the previous one
-// waits for its outcome, as sdk/natscmd's SendCommand does.
+// waits for its outcome, as sdk/natscmd's SendCommand does. Each command is
+// carried out on one of as many long-lived workers (workers.go), not in the
+// goroutine Watermill's router starts for each message.
 //
 // # What happens to a message
 //
