@@ -188,6 +188,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // marshalJSON encodes v without HTML escaping, ending in a newline.
 func marshalJSON(v any) ([]byte, error) {
+	if m, ok := v.(json.Marshaler); ok {
+		// Its own encoding as it is: the Encoder would check and compact
+		// it again, byte by byte, for the same bytes (a third of
+		// introspection's handler in its profile).
+		b, err := m.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		return append(b, '\n'), nil
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
