@@ -280,10 +280,18 @@ func containsKey(keys [][]byte, k []byte) bool {
 type txnState struct {
 	txn *badger.Txn
 	w   countingWriter
+	// records are the token records committed before this transaction
+	// (records.go); written, the ones this transaction wrote, which enter
+	// records once it commits.
+	records *recordCache
+	written map[string]tokenRecord
+	// licenses are the licenses this transaction changed, whose cached
+	// records Store.License must forget once it commits.
+	licenses []string
 }
 
-func newTxnState(txn *badger.Txn) *txnState {
-	return &txnState{txn: txn, w: countingWriter{w: txn}}
+func newTxnState(txn *badger.Txn, records *recordCache) *txnState {
+	return &txnState{txn: txn, w: countingWriter{w: txn}, records: records}
 }
 
 func (t *txnState) get(k []byte) ([]byte, bool, error) {
@@ -299,7 +307,14 @@ func (t *txnState) get(k []byte) ([]byte, bool, error) {
 }
 
 func (t *txnState) token(acct, id string) (tokenRecord, bool, error) {
-	v, ok, err := t.get(tokenKey(acct, id))
+	k := tokenKey(acct, id)
+	if r, ok := t.written[string(k)]; ok {
+		return r, true, nil
+	}
+	if r, ok := t.records.get(k); ok {
+		return r, true, nil
+	}
+	v, ok, err := t.get(k)
 	if !ok || err != nil {
 		return tokenRecord{}, false, err
 	}
@@ -307,7 +322,16 @@ func (t *txnState) token(acct, id string) (tokenRecord, bool, error) {
 	return r, err == nil, err
 }
 
-func (t *txnState) putToken(old, rec *tokenRecord) error { return writeToken(&t.w, old, rec) }
+func (t *txnState) putToken(old, rec *tokenRecord) error {
+	if err := writeToken(&t.w, old, rec); err != nil {
+		return err
+	}
+	if t.written == nil {
+		t.written = make(map[string]tokenRecord)
+	}
+	t.written[string(tokenKey(rec.AccountID, rec.ID))] = *rec
+	return nil
+}
 
 func (t *txnState) account(acct string) (accountRecord, bool, error) {
 	v, ok, err := t.get(accountKey(acct))
@@ -350,6 +374,7 @@ func (t *txnState) putLicense(sha string, rec *LicenseRecord) error {
 	if err := t.w.Set(k, encodeLicense(rec)); err != nil {
 		return err
 	}
+	t.licenses = append(t.licenses, sha)
 	return t.w.Set(licenseIDKey(rec.AccountID, rec.LicenseID), []byte(sha))
 }
 

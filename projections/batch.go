@@ -36,7 +36,7 @@ func (s *Store) applyTxn(envs []envelope) (int, error) {
 	cp := s.checkpointID()
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	st := newTxnState(txn)
+	st := newTxnState(txn, s.records)
 	last := cp
 	for i := range envs {
 		env := &envs[i]
@@ -55,8 +55,12 @@ func (s *Store) applyTxn(envs []envelope) (int, error) {
 		return 0, err
 	}
 	if err := txn.Commit(); err != nil {
+		s.records.clear()
+		s.licenses.clear()
 		return 0, fmt.Errorf("commit sequences up to %d: %w", last.Seq, err)
 	}
+	s.records.add(st.written)
+	s.licenses.drop(st.licenses)
 	s.keysWritten.Add(uint64(st.w.n))
 	s.setCheckpoint(last)
 	return st.w.n, nil

@@ -168,7 +168,7 @@ func BenchmarkProjector(b *testing.B) {
 		s := benchStore(b)
 		for j := 0; j < len(envs); j += maxBatch {
 			txn := s.db.NewTransaction(true)
-			st := newTxnState(txn)
+			st := newTxnState(txn, nil)
 			st.w.w = &teeWriter{a: txn, b: rec}
 			for k := j; k < min(j+maxBatch, len(envs)); k++ {
 				if err := applyEvent(st, &envs[k]); err != nil {

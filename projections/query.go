@@ -185,7 +185,10 @@ func (s *Store) License(licenseSha256 string) (LicenseRecord, bool, error) {
 	if key == nil {
 		return LicenseRecord{}, false, nil
 	}
-	var l LicenseRecord
+	l, ok, gen := s.licenses.get(licenseSha256)
+	if ok {
+		return l, true, nil
+	}
 	found, err := s.lookup(key, func(v []byte) error {
 		var err error
 		l, err = decodeLicense(v)
@@ -193,6 +196,9 @@ func (s *Store) License(licenseSha256 string) (LicenseRecord, bool, error) {
 	})
 	if err != nil {
 		return LicenseRecord{}, false, fmt.Errorf("read license: %w", err)
+	}
+	if found {
+		s.licenses.put(licenseSha256, l, gen)
 	}
 	return l, found, nil
 }

@@ -91,6 +91,8 @@ func (s *Store) rebuildInPlace(ctx context.Context, js jetstream.JetStream) erro
 	if s.closed {
 		return errClosed
 	}
+	s.records.clear()
+	s.licenses.clear()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close the old read model: %w", err)
 	}

@@ -51,6 +51,10 @@ type Options struct {
 	// GCDiscardRatio is the share of stale data that makes a value-log file
 	// worth rewriting (default 0.5).
 	GCDiscardRatio float64
+	// RecordCacheSize is how many token records the projector keeps in
+	// memory to fold their next events without reading them back
+	// (default DefaultRecordCacheSize; negative keeps none).
+	RecordCacheSize int
 	// SyncWrites makes every commit wait for fsync. It is off by default:
 	// the stream is the source of truth and the checkpoint in Badger says
 	// where to resume, so a lost last transaction is simply applied again.
@@ -92,6 +96,9 @@ func (o Options) withDefaults() Options {
 	def(&o.ValueLogFileSize, 128<<20)
 	def(&o.rebuildTableSize, 512<<10)
 	def(&o.rebuildRunBytes, 512<<20)
+	if o.RecordCacheSize == 0 {
+		o.RecordCacheSize = DefaultRecordCacheSize
+	}
 	if o.NumMemtables <= 0 {
 		o.NumMemtables = 3
 	}
@@ -148,6 +155,12 @@ type Store struct {
 	cpID   checkpoint
 	cpWake chan struct{} // closed and replaced whenever the checkpoint moves
 
+	// records is the projector's memory of the token records it wrote
+	// (records.go).
+	records *recordCache
+	// licenses answers License from memory (licensecache.go).
+	licenses *licenseCache
+
 	keysRead    atomic.Uint64
 	keysWritten atomic.Uint64
 	// stale says the directory was written with another key layout: the
@@ -183,15 +196,17 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		dir:    dir,
-		opts:   opts,
-		log:    opts.Logger,
-		now:    opts.Clock,
-		lock:   lock,
-		db:     db,
-		cpWake: make(chan struct{}),
-		gcStop: make(chan struct{}),
-		gcDone: make(chan struct{}),
+		dir:      dir,
+		opts:     opts,
+		log:      opts.Logger,
+		now:      opts.Clock,
+		lock:     lock,
+		db:       db,
+		records:  newRecordCache(opts.RecordCacheSize),
+		licenses: newLicenseCache(),
+		cpWake:   make(chan struct{}),
+		gcStop:   make(chan struct{}),
+		gcDone:   make(chan struct{}),
 	}
 	if err := s.loadCheckpoint(); err != nil {
 		_ = db.Close()
@@ -309,6 +324,8 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	// Queries after Close fail, License too.
+	s.licenses.clear()
 	close(s.gcStop)
 	<-s.gcDone
 	s.mu.Lock()
