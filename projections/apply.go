@@ -285,9 +285,10 @@ type txnState struct {
 	// records once it commits.
 	records *recordCache
 	written map[string]tokenRecord
-	// licenses are the licenses this transaction changed, whose cached
-	// records Store.License must forget once it commits.
-	licenses []string
+	// licenses and secrets are the license and secret keys this
+	// transaction wrote: Store.License and Store.Introspect forget them once
+	// it commits.
+	licenses, secrets []string
 }
 
 func newTxnState(txn *badger.Txn, records *recordCache) *txnState {
@@ -330,6 +331,14 @@ func (t *txnState) putToken(old, rec *tokenRecord) error {
 		t.written = make(map[string]tokenRecord)
 	}
 	t.written[string(tokenKey(rec.AccountID, rec.ID))] = *rec
+	if old != nil && old.SecretSha256 != rec.SecretSha256 {
+		if k := secretKey(old.SecretSha256); k != nil {
+			t.secrets = append(t.secrets, string(k))
+		}
+	}
+	if k := secretKey(rec.SecretSha256); k != nil {
+		t.secrets = append(t.secrets, string(k))
+	}
 	return nil
 }
 
@@ -374,7 +383,7 @@ func (t *txnState) putLicense(sha string, rec *LicenseRecord) error {
 	if err := t.w.Set(k, encodeLicense(rec)); err != nil {
 		return err
 	}
-	t.licenses = append(t.licenses, sha)
+	t.licenses = append(t.licenses, string(k))
 	return t.w.Set(licenseIDKey(rec.AccountID, rec.LicenseID), []byte(sha))
 }
 

@@ -57,10 +57,12 @@ func (s *Store) applyTxn(envs []envelope) (int, error) {
 	if err := txn.Commit(); err != nil {
 		s.records.clear()
 		s.licenses.clear()
+		s.endUsers.clear()
 		return 0, fmt.Errorf("commit sequences up to %d: %w", last.Seq, err)
 	}
 	s.records.add(st.written)
 	s.licenses.drop(st.licenses)
+	s.endUsers.drop(st.secrets)
 	s.keysWritten.Add(uint64(st.w.n))
 	s.setCheckpoint(last)
 	return st.w.n, nil

@@ -84,26 +84,38 @@ func (s *Store) TokenState(accountID, tokenID string) (domain.Token, uint64, err
 	return domain.RestoreToken(rec.TokenSnapshot), rec.Seq, nil
 }
 
+// endUserEntry is a cached end-user view with its account.
+type endUserEntry struct {
+	acct string
+	view EndUserView
+}
+
 // Introspect answers whether a token secret, given as its SHA-256 in hex,
 // is active: it exists, is not deleted, its status is ACTIVE and it has not
-// expired by the Store's clock. It costs one Badger read: the end-user view
-// is kept under the secret's hash. A hash of the wrong form is simply not
-// active.
+// expired by the Store's clock. It costs one Badger read, or none when the
+// view is cached (readcache.go): the end-user view is kept under the
+// secret's hash. A hash of the wrong form is simply not active.
 func (s *Store) Introspect(secretSha256 string) (Introspection, error) {
 	key := secretKey(secretSha256)
 	if key == nil {
 		return Introspection{}, nil
 	}
-	var acct string
-	var u EndUserView
-	found, err := s.lookup(key, func(v []byte) error {
+	e, found, gen := s.endUsers.get(string(key))
+	if !found {
 		var err error
-		acct, u, err = decodeEndUser(v)
-		return err
-	})
-	if err != nil {
-		return Introspection{}, fmt.Errorf("introspect: %w", err)
+		found, err = s.lookup(key, func(v []byte) error {
+			var err error
+			e.acct, e.view, err = decodeEndUser(v)
+			return err
+		})
+		if err != nil {
+			return Introspection{}, fmt.Errorf("introspect: %w", err)
+		}
+		if found {
+			s.endUsers.put(string(key), e, gen)
+		}
 	}
+	acct, u := e.acct, e.view
 	if !found || u.Status != domain.StatusActive || expired(u.ExpirationDate, s.now()) {
 		return Introspection{}, nil
 	}
@@ -185,7 +197,7 @@ func (s *Store) License(licenseSha256 string) (LicenseRecord, bool, error) {
 	if key == nil {
 		return LicenseRecord{}, false, nil
 	}
-	l, ok, gen := s.licenses.get(licenseSha256)
+	l, ok, gen := s.licenses.get(string(key))
 	if ok {
 		return l, true, nil
 	}
@@ -198,7 +210,7 @@ func (s *Store) License(licenseSha256 string) (LicenseRecord, bool, error) {
 		return LicenseRecord{}, false, fmt.Errorf("read license: %w", err)
 	}
 	if found {
-		s.licenses.put(licenseSha256, l, gen)
+		s.licenses.put(string(key), l, gen)
 	}
 	return l, found, nil
 }

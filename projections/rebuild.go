@@ -93,6 +93,7 @@ func (s *Store) rebuildInPlace(ctx context.Context, js jetstream.JetStream) erro
 	}
 	s.records.clear()
 	s.licenses.clear()
+	s.endUsers.clear()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close the old read model: %w", err)
 	}

@@ -55,6 +55,9 @@ type Options struct {
 	// memory to fold their next events without reading them back
 	// (default DefaultRecordCacheSize; negative keeps none).
 	RecordCacheSize int
+	// EndUserCacheSize is how many end-user views Introspect keeps in
+	// memory (default DefaultEndUserCacheSize; negative keeps none).
+	EndUserCacheSize int
 	// SyncWrites makes every commit wait for fsync. It is off by default:
 	// the stream is the source of truth and the checkpoint in Badger says
 	// where to resume, so a lost last transaction is simply applied again.
@@ -98,6 +101,9 @@ func (o Options) withDefaults() Options {
 	def(&o.rebuildRunBytes, 512<<20)
 	if o.RecordCacheSize == 0 {
 		o.RecordCacheSize = DefaultRecordCacheSize
+	}
+	if o.EndUserCacheSize == 0 {
+		o.EndUserCacheSize = DefaultEndUserCacheSize
 	}
 	if o.NumMemtables <= 0 {
 		o.NumMemtables = 3
@@ -158,8 +164,10 @@ type Store struct {
 	// records is the projector's memory of the token records it wrote
 	// (records.go).
 	records *recordCache
-	// licenses answers License from memory (licensecache.go).
-	licenses *licenseCache
+	// licenses and endUsers answer License and Introspect from memory
+	// (readcache.go).
+	licenses *readCache[LicenseRecord]
+	endUsers *readCache[endUserEntry]
 
 	keysRead    atomic.Uint64
 	keysWritten atomic.Uint64
@@ -203,7 +211,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		lock:     lock,
 		db:       db,
 		records:  newRecordCache(opts.RecordCacheSize),
-		licenses: newLicenseCache(),
+		licenses: newReadCache[LicenseRecord](maxCachedLicenses),
+		endUsers: newReadCache[endUserEntry](opts.EndUserCacheSize),
 		cpWake:   make(chan struct{}),
 		gcStop:   make(chan struct{}),
 		gcDone:   make(chan struct{}),
@@ -324,8 +333,9 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
-	// Queries after Close fail, License too.
+	// Queries after Close fail, the cached ones too.
 	s.licenses.clear()
+	s.endUsers.clear()
 	close(s.gcStop)
 	<-s.gcDone
 	s.mu.Lock()
