@@ -155,6 +155,13 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		NoSigs:                 true,
 		DisableJetStreamBanner: true,
 		// No HTTP monitoring, cluster, leaf or gateway listeners: one loopback port.
+		// Almost every subject tokend's traffic uses is new: an outcome's
+		// (tokens.outcomes.<commandId>), each acknowledgement's and each
+		// reply inbox's, and one per token among the events. The server's
+		// subject-match cache only fills and sweeps on them: without it,
+		// BenchmarkCommandsWithOutcomes spends about 3% less CPU per
+		// command (medians 171 and 166 µs, 10 alternated pairs).
+		NoSublistCache: true,
 	}
 	switch mode {
 	case SyncAlways:
