@@ -200,9 +200,10 @@ func TestFaultsAreRetriedThenPoisoned(t *testing.T) {
 }
 
 // watermill#609: a backlog of slow commands is not redelivered while it
-// waits in the client, because each lane holds one message at a time. With
-// watermill-nats' defaults (500 pulled ahead) the tail of this backlog
-// waits about 1.6 s, longer than the 1 s AckWait.
+// waits in the client, because the consumer's MaxAckPending (four times
+// the lanes) bounds what is fetched ahead. With watermill-nats' defaults
+// (500 pulled ahead) the tail of this backlog waits about 1.6 s, longer than
+// the 1 s AckWait.
 func TestSlowBacklogIsNotRedelivered(t *testing.T) {
 	f := newFixture(t)
 	slow := &faultyService{inner: f.svc, delay: 200 * time.Millisecond}

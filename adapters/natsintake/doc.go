@@ -12,9 +12,11 @@
 // one per type because a consumer per type cannot see a type nobody
 // registered, so unknown types would never be dead-lettered, and because one
 // command must not be delivered to several consumers that each ignore it.
-// The handler carries out Config.Lanes commands at once: the subscriber
-// opens that many pull subscriptions on the same durable consumer and
-// merges them (lanes). Commands in flight together are not ordered against
+// The handler carries out Config.Lanes commands at once: the intake's own
+// Watermill subscriber (lanes, subscriber.go) pulls from the durable
+// consumer on one subscription and hands each message to the router from
+// one of that many forwarders, each waiting for its message's
+// acknowledgement before it takes the next. Commands in flight together are not ordered against
 // each other; a publisher whose next command depends on the previous one
 // waits for its outcome, as sdk/natscmd's SendCommand does. Each command is
 // carried out on one of as many long-lived workers (workers.go), not in the
@@ -65,27 +67,36 @@
 //
 // # Watermill's known consumer issues
 //
+// The intake reads TOKEN_COMMANDS through its own Watermill subscriber
+// rather than watermill-nats' JetStream subscriber, for these issues and
+// for its cost: that subscriber's callback waits for each acknowledgement,
+// so running n commands at once takes n subscriptions, with a pull request,
+// a context and a timer per command (about 9% of
+// BenchmarkCommandsWithOutcomes' CPU per command, medians of 10 alternated
+// runs).
+//
 // watermill#609: watermill-nats' JetStream subscriber pulls messages ahead
 // (500 by default) and JetStream's AckWait runs from delivery, so a backlog
-// waiting in the client is redelivered while still queued. Here each lane
-// pulls two messages at a time (PullMaxMessages(2)) and the consumer's
+// waiting in the client is redelivered while still queued. Here the
+// subscription pulls two messages per lane at a time and the consumer's
 // MaxAckPending is four times the lanes, so a message waits in the client
-// at most for the two commands before it in its lane
-// (TestSlowBacklogIsNotRedelivered; with the defaults, the same test sees
-// most of the backlog delivered twice or three times). watermill#671: its default consumer is
+// at most for about three commands per lane before it
+// (TestSlowBacklogIsNotRedelivered; with watermill-nats' defaults, the same
+// test sees most of the backlog delivered twice or three times).
+// watermill#671: its default consumer is
 // created anew (and deleted) on every subscription, replaying every message
 // still in the stream; here the intake creates or updates its own durable
 // consumer by name and never deletes it, so a restart resumes after the last
 // acknowledged command. Even a replay (an operator deleting the consumer)
 // would only republish remembered outcomes.
 //
-// Two more, found here in watermill-nats v2.1.3's JetStream subscriber: its
-// unmarshaler refuses a message with a repeated header and the subscriber
-// then dereferences the nil message it got (any publisher could crash
-// tokend with two Authorization headers), so the intake has its own
-// unmarshaler, which never fails; and closing the subscriber closes each
-// output channel while a callback may still be sending on it (a data race
-// under -race, a "send on closed channel" panic when the two meet), so the
-// intake drains its own connection before it lets the subscriber close
+// Two more, found in watermill-nats v2.1.3's JetStream subscriber before
+// the intake had its own: its unmarshaler refuses a message with a repeated
+// header and the subscriber then dereferences the nil message it got (any
+// publisher could crash tokend with two Authorization headers); the
+// intake's conversion (toMessage) never fails. And closing that subscriber
+// closes each output channel while a callback may still be sending on it (a
+// data race under -race, a "send on closed channel" panic when the two
+// meet); the intake's subscriber closes its channel only once no forwarder can send
 // (lanes.Close, TestCloseMidBacklog).
 package natsintake

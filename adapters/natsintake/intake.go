@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	wmjs "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/jetstream"
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
@@ -66,8 +65,9 @@ type CommandObserver interface {
 // required; the other fields have usable zero values.
 type Config struct {
 	// URL is the NATS server the intake consumes from, on a connection of
-	// its own: watermill-nats drains its subscriber's connection when it
-	// closes, and that must not be the connection the rest of tokend uses.
+	// its own: the intake drains it when it closes, to send the last
+	// acknowledgements, and that must not be the connection the rest of
+	// tokend uses.
 	URL string
 	// JS publishes outcomes, dead letters and remembered outcomes.
 	JS jetstream.JetStream
@@ -188,36 +188,16 @@ func Start(ctx context.Context, cfg Config) (*Intake, error) {
 			return natsjs.CommandsSubjects, nil
 		},
 		SubscriberConstructor: func(p cqrs.CommandProcessorSubscriberConstructorParams) (message.Subscriber, error) {
-			sub, err := wmjs.NewSubscriber(wmjs.SubscriberConfig{
-				Conn:                conn,
-				Logger:              wlog,
-				AckWaitTimeout:      cfg.AckWait,
-				ResourceInitializer: boundConsumer(consumerConfig(p.HandlerName, cfg.Lanes, cfg.AckWait)),
-				NakDelay:            wmjs.NewStaticDelay(time.Second),
-				// Two messages ahead per lane at most (watermill#609);
-				// one would cost a pull request per command.
-				ConsumeOptions: []jetstream.PullConsumeOpt{
-					jetstream.PullMaxMessages(2),
-					// watermill-nats drops these errors (missed heartbeats,
-					// pull requests the server refused): the operator sees
-					// them here. A closed connection is the intake's own
-					// shutdown (or the connection's, which says so itself).
-					jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-						if !errors.Is(err, jetstream.ErrConnectionClosed) && !errors.Is(err, nats.ErrConnectionClosed) {
-							log.Warn("command intake: consuming TOKEN_COMMANDS", "err", err.Error())
-						}
-					}),
-				},
-				// Acks are published, not confirmed: a lost ack only means
-				// a redelivery, which the remembered outcomes absorb, and
-				// a confirmed ack would cost a round trip per command.
-				AckAsync:    true,
-				Unmarshaler: unmarshaler{},
-			})
-			if err != nil {
-				return nil, err
+			// The consumer's errors (missed heartbeats, pull requests the
+			// server refused) reach the operator here. A closed connection
+			// is the intake's own shutdown (or the connection's, which says
+			// so itself).
+			consErr := func(err error) {
+				if !errors.Is(err, jetstream.ErrConnectionClosed) && !errors.Is(err, nats.ErrConnectionClosed) {
+					log.Warn("command intake: consuming TOKEN_COMMANDS", "err", err.Error())
+				}
 			}
-			return newLanes(sub, conn, cfg.Lanes, cfg.CloseTimeout, wlog), nil
+			return newLanes(conn, consumerConfig(p.HandlerName, cfg.Lanes, cfg.AckWait), cfg.Lanes, time.Second, cfg.CloseTimeout, wlog, consErr)
 		},
 		Marshaler: rawMarshaler{},
 		Logger:    wlog,

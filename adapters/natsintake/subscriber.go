@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	wmjs "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/jetstream"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,7 +17,7 @@ import (
 	"github.com/tokend/tokend/adapters/natsjs"
 )
 
-// Metadata keys under which the unmarshaler hands a NATS message's
+// Metadata keys under which toMessage hands a NATS message's
 // particulars to the handler. Watermill metadata is a map of single
 // strings, so each header travels under metaHeader+name with its values
 // joined by newlines, which a NATS header value cannot contain.
@@ -64,69 +63,57 @@ func ensureConsumer(ctx context.Context, js jetstream.JetStream, cfg jetstream.C
 	return c, nil
 }
 
-// boundConsumer is the watermill-nats resource initializer of the intake: it
-// hands every subscription the durable consumer (Start made it), whatever
-// the topic, and no closer, so that closing a subscription leaves the
-// consumer and its acknowledged position in place.
-func boundConsumer(cfg jetstream.ConsumerConfig) wmjs.ResourceInitializer {
-	return func(ctx context.Context, js jetstream.JetStream, _ string) (jetstream.Consumer, func(context.Context, watermill.LoggerAdapter), error) {
-		c, err := js.Consumer(ctx, natsjs.CommandsStream, cfg.Name)
-		if errors.Is(err, jetstream.ErrConsumerNotFound) {
-			c, err = ensureConsumer(ctx, js, cfg)
-		}
-		return c, nil, err
-	}
-}
-
-// unmarshaler turns a JetStream message into a Watermill message without
-// ever failing: watermill-nats' own refuses a repeated header and then
-// dereferences the nil message it got (a crash any publisher could cause).
-// The subject, stream sequence, delivery count and every header, repeated
-// ones included, go into metadata for the handler and the dead letters.
-type unmarshaler struct{}
-
-func (unmarshaler) Unmarshal(m jetstream.Msg) (*message.Message, error) {
-	md := message.Metadata{metaSubject: m.Subject()}
+// toMessage turns a JetStream message into a Watermill message without
+// ever failing (watermill-nats' unmarshaler refuses a repeated header, and
+// its subscriber then dereferences the nil message it got: a crash any
+// publisher could cause). The subject, stream sequence, delivery count and
+// every header, repeated ones included, go into metadata for the handler
+// and the dead letters.
+func toMessage(m jetstream.Msg) *message.Message {
+	md := make(message.Metadata, 3+len(m.Headers()))
+	md[metaSubject] = m.Subject()
 	id := m.Headers().Get(nats.MsgIdHdr)
 	if meta, err := m.Metadata(); err == nil {
 		md[metaSequence] = strconv.FormatUint(meta.Sequence.Stream, 10)
 		md[metaDelivered] = strconv.FormatUint(meta.NumDelivered, 10)
 		// One Watermill id per delivery, for the logs.
-		id = fmt.Sprintf("%d.%d", meta.Sequence.Stream, meta.NumDelivered)
+		id = md[metaSequence] + "." + md[metaDelivered]
 	}
 	for k, vs := range m.Headers() {
 		md[metaHeader+k] = strings.Join(vs, "\n")
 	}
 	msg := message.NewMessage(id, m.Data())
 	msg.Metadata = md
-	return msg, nil
+	return msg
 }
 
-// lanes is a Watermill subscriber that subscribes its inner subscriber n
-// times to the same topic and merges what they deliver: n pull
-// subscriptions on one durable consumer, each handing over its next message
-// once the previous one is acknowledged, so n commands run at once.
+// lanes is the intake's Watermill subscriber: one pull subscription on the
+// durable consumer, whose messages n forwarders hand to the router, each
+// waiting for its message to be acknowledged or nacked before it takes the
+// next, so n commands run at once.
 //
-// It also makes closing gentle and safe. The router cancels its context the
-// moment it starts closing, and watermill-nats drops the acknowledgement of
-// a message whose context has ended, so every command in flight at shutdown
-// would be carried out and then delivered again after AckWait: the inner
-// subscriptions therefore get a context that is never cancelled. And
-// watermill-nats' subscriber closes each subscription's output channel
-// while the subscription's callback may still be sending on it (a data race,
-// and a "send on closed channel" panic when the two meet), so the
-// subscriber must only be closed once no callback can run. Close (or the
-// router's context ending) therefore stops handing out messages and nacks
-// the ones that arrive, waits up to grace for those in flight to be
-// acknowledged, drains the intake's own connection (no message arrives any
-// more, and the callbacks of those already received run to their end), and
-// only then closes the inner subscriber.
+// It is the intake's own rather than watermill-nats' JetStream subscriber,
+// which needs one subscription per command run at once (its callback waits
+// for each acknowledgement), so a pull request and a timer per command, and
+// whose closing is unsafe (its output channels close while a callback may
+// still send on them: a "send on closed channel" panic).
+//
+// Closing is gentle. The router cancels its context the moment it starts
+// closing; an acknowledgement sent then still counts (the connection is
+// the intake's own, drained last). So Close (or the router's context
+// ending) stops handing out messages and nacks the ones fetched but not
+// started, waits up to grace for those in flight to be acknowledged, stops
+// the subscription once its callbacks have run, and drains the connection,
+// which sends the last acknowledgements.
 type lanes struct {
-	inner message.Subscriber
-	conn  *nats.Conn // the inner subscriber's, drained before it closes
-	n     int
-	grace time.Duration
-	log   watermill.LoggerAdapter
+	js       jetstream.JetStream // on conn
+	conn     *nats.Conn          // the intake's own, drained at the end
+	consumer jetstream.ConsumerConfig
+	n        int
+	nakDelay time.Duration
+	grace    time.Duration
+	log      watermill.LoggerAdapter
+	consErr  func(error)
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -135,34 +122,54 @@ type lanes struct {
 	// WaitGroup may not gain work from zero while it is being waited on.
 	mu       sync.Mutex
 	inflight sync.WaitGroup
+	consume  jetstream.ConsumeContext
+	forwards sync.WaitGroup
 }
 
-func newLanes(inner message.Subscriber, conn *nats.Conn, n int, grace time.Duration, log watermill.LoggerAdapter) *lanes {
-	return &lanes{inner: inner, conn: conn, n: n, grace: grace, log: log, closing: make(chan struct{})}
-}
-
-// Subscribe opens n inner subscriptions to topic and returns their merged
-// messages; the channel closes once every inner one has.
-func (l *lanes) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	out := make(chan *message.Message)
-	innerCtx := context.WithoutCancel(ctx)
-	var forwarders sync.WaitGroup
-	for i := range l.n {
-		in, err := l.inner.Subscribe(innerCtx, topic)
-		if err != nil {
-			l.Close()
-			return nil, fmt.Errorf("lane %d: %w", i, err)
-		}
-		forwarders.Add(1)
-		go func() {
-			defer forwarders.Done()
-			l.forward(in, out)
-		}()
+func newLanes(conn *nats.Conn, consumer jetstream.ConsumerConfig, n int, nakDelay, grace time.Duration,
+	log watermill.LoggerAdapter, consErr func(error)) (*lanes, error) {
+	js, err := jetstream.New(conn)
+	if err != nil {
+		return nil, err
 	}
-	go func() {
-		forwarders.Wait()
-		close(out)
-	}()
+	return &lanes{js: js, conn: conn, consumer: consumer, n: n, nakDelay: nakDelay, grace: grace,
+		log: log, consErr: consErr, closing: make(chan struct{})}, nil
+}
+
+// Subscribe starts the pull subscription and the forwarders and returns
+// their merged messages; the channel closes once Close has run. The topic
+// is the consumer's filter; the consumer itself was made by Start.
+func (l *lanes) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	if topic != l.consumer.FilterSubject {
+		return nil, fmt.Errorf("command intake: subscribe to %q, but the consumer filters %q", topic, l.consumer.FilterSubject)
+	}
+	c, err := l.js.Consumer(ctx, natsjs.CommandsStream, l.consumer.Name)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		c, err = ensureConsumer(ctx, l.js, l.consumer)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fetched := make(chan jetstream.Msg)
+	out := make(chan *message.Message)
+	// Two messages pulled ahead per lane (watermill#609: AckWait runs from
+	// the delivery), a pull request for every lane's worth.
+	cc, err := c.Consume(func(m jetstream.Msg) {
+		select {
+		case fetched <- m:
+		case <-l.closing:
+			_ = m.Nak() // fetched, never started: let another instance have it now
+		}
+	}, jetstream.PullMaxMessages(2*l.n), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		l.consErr(err)
+	}))
+	if err != nil {
+		return nil, err
+	}
+	l.consume = cc
+	for range l.n {
+		l.forwards.Go(func() { l.forward(fetched, out) })
+	}
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -170,25 +177,47 @@ func (l *lanes) Subscribe(ctx context.Context, topic string) (<-chan *message.Me
 		case <-l.closing:
 		}
 	}()
+	go func() {
+		// Once closing, a forwarder sends nothing more once it returns.
+		<-l.closing
+		l.forwards.Wait()
+		close(out)
+	}()
 	return out, nil
 }
 
-// forward hands the messages of one inner subscription to out, one at a
-// time, each tracked as in flight until it is acknowledged or nacked.
-func (l *lanes) forward(in <-chan *message.Message, out chan<- *message.Message) {
-	for m := range in {
+// forward hands fetched messages to out, one at a time, each tracked as in
+// flight until it is acknowledged or nacked.
+func (l *lanes) forward(fetched <-chan jetstream.Msg, out chan<- *message.Message) {
+	for {
+		var m jetstream.Msg
+		select {
+		case m = <-fetched:
+		case <-l.closing:
+			return
+		}
 		if !l.track() {
-			m.Nack() // fetched, never started: let another instance have it now
+			_ = m.Nak()
 			continue
 		}
+		wm := toMessage(m)
 		select {
-		case out <- m:
+		case out <- wm:
+			var err error
 			select {
-			case <-m.Acked():
-			case <-m.Nacked():
+			case <-wm.Acked():
+				// Published, not confirmed: a lost ack only means a
+				// redelivery, which the remembered outcomes absorb, and a
+				// confirmed one would cost a round trip per command.
+				err = m.Ack()
+			case <-wm.Nacked():
+				err = m.NakWithDelay(l.nakDelay)
+			}
+			if err != nil {
+				l.log.Error("command intake: acknowledging a command", err, watermill.LogFields{"uuid": wm.UUID})
 			}
 		case <-l.closing:
-			m.Nack()
+			_ = m.Nak()
 		}
 		l.inflight.Done()
 	}
@@ -208,7 +237,7 @@ func (l *lanes) track() bool {
 }
 
 // Close stops handing out messages, waits up to the grace period for those
-// in flight, drains the connection and closes the inner subscriber. It is
+// in flight, stops the subscription and drains the connection. It is
 // idempotent.
 func (l *lanes) Close() error {
 	l.closeOnce.Do(func() {
@@ -226,15 +255,21 @@ func (l *lanes) Close() error {
 		case <-time.After(l.grace):
 			l.log.Error("command intake: commands still in flight at shutdown; they will be redelivered", nil, nil)
 		}
-		if err := l.conn.Drain(); err == nil {
-			for !l.conn.IsClosed() && time.Now().Before(deadline.Add(l.grace)) {
-				time.Sleep(5 * time.Millisecond)
+		if l.consume != nil {
+			// Drain: no more pulls, and the callbacks of the messages
+			// already received run (and nack them, since closing).
+			l.consume.Drain()
+			select {
+			case <-l.consume.Closed():
+			case <-time.After(time.Until(deadline.Add(l.grace))):
 			}
 		}
-		// The inner subscriber drains the connection too, which is closed
-		// by now: that is no error.
-		if err := l.inner.Close(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrConnectionDraining) {
+		if err := l.conn.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 			l.closeErr = err
+			return
+		}
+		for !l.conn.IsClosed() && time.Now().Before(deadline.Add(l.grace)) {
+			time.Sleep(5 * time.Millisecond)
 		}
 	})
 	return l.closeErr
