@@ -43,8 +43,8 @@ type rawMarshaler struct{}
 func (rawMarshaler) Name(any) string                         { return rawCommandName }
 func (rawMarshaler) NameFromMessage(*message.Message) string { return rawCommandName }
 
-// Marshal turns a rawCommand back into a message, as the unmarshaler of the
-// subscriber would have made it.
+// Marshal turns a rawCommand back into a message, as toMessage would have
+// made it.
 func (rawMarshaler) Marshal(v any) (*message.Message, error) {
 	c, ok := v.(*rawCommand)
 	if !ok {
@@ -60,8 +60,8 @@ func (rawMarshaler) Marshal(v any) (*message.Message, error) {
 	return m, nil
 }
 
-// Unmarshal reads the message the subscriber's unmarshaler made. It fails
-// only on metadata no unmarshaler of this package writes: a permanent fault.
+// Unmarshal reads the message toMessage made. It fails only on metadata
+// this package never writes: a permanent fault.
 func (rawMarshaler) Unmarshal(m *message.Message, v any) error {
 	c, ok := v.(*rawCommand)
 	if !ok {
