@@ -75,6 +75,7 @@ FUZZ_CI_PARALLEL ?= 1
 FUZZ_CI_TARGETS = \
 	./domain:FuzzCheckSecret \
 	./domain:FuzzParseName \
+	./domain:FuzzEventJSON \
 	./adapters/wire:FuzzDecodeBody \
 	./adapters/wire:FuzzNATSCommand \
 	./cmd/tokend:FuzzParseSize \

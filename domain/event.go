@@ -189,9 +189,10 @@ type eventJSON struct {
 }
 
 // MarshalJSON encodes the event with "at" in TimeFormat (Go's default
-// drops trailing zeros of the nanoseconds).
+// drops trailing zeros of the nanoseconds): json.Marshal's bytes for
+// eventJSON, written without reflection (eventjson.go).
 func (e Event) MarshalJSON() ([]byte, error) {
-	return json.Marshal(eventJSON{e.ID, e.Type, e.SchemaVersion, e.AccountID, e.TokenID, e.CommandID, e.Actor, FormatTime(e.At), e.Data})
+	return appendEvent(make([]byte, 0, 512), &e), nil
 }
 
 // UnmarshalJSON decodes an event; "at" may be any RFC 3339 time.

@@ -1,0 +1,190 @@
+package domain
+
+import (
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// appendEvent appends the JSON encoding of e: the bytes json.Marshal gives
+// for eventJSON (field order, omitempty, HTML-safe string escaping), written
+// directly. Every command's event is encoded once, and encoding/json's
+// reflection was about 3 µs of each (TestEventJSONIsEncodingJSONs and
+// FuzzEventJSON hold the two encodings equal).
+func appendEvent(b []byte, e *Event) []byte {
+	b = append(b, `{"id":`...)
+	b = appendUUID(b, e.ID)
+	b = append(b, `,"type":`...)
+	b = AppendJSONString(b, string(e.Type))
+	b = append(b, `,"schemaVersion":`...)
+	b = strconv.AppendInt(b, int64(e.SchemaVersion), 10)
+	b = append(b, `,"accountId":`...)
+	b = AppendJSONString(b, e.AccountID)
+	if e.TokenID != "" {
+		b = append(b, `,"tokenId":`...)
+		b = AppendJSONString(b, e.TokenID)
+	}
+	b = append(b, `,"commandId":`...)
+	b = appendUUID(b, e.CommandID)
+	b = append(b, `,"actor":{"kind":`...)
+	b = AppendJSONString(b, e.Actor.Kind)
+	if e.Actor.ID != "" {
+		b = append(b, `,"id":`...)
+		b = AppendJSONString(b, e.Actor.ID)
+	}
+	b = append(b, `},"at":"`...)
+	b = e.At.UTC().AppendFormat(b, TimeFormat) // digits and "-:.TZ": nothing to escape
+	b = append(b, '"')
+	b = append(b, `,"data":{"changes":{`...)
+	c, first := &e.Data.Changes, true
+	b = appendStringChange(b, &first, "name", c.Name)
+	b = appendStringChange(b, &first, "note", c.Note)
+	if c.ExpirationDate != nil {
+		b = appendKey(b, &first, "expirationDate")
+		b = append(b, `{"from":`...)
+		b = appendInt64Ptr(b, c.ExpirationDate.From)
+		b = append(b, `,"to":`...)
+		b = appendInt64Ptr(b, c.ExpirationDate.To)
+		b = append(b, '}')
+	}
+	if c.Status != nil {
+		b = appendKey(b, &first, "status")
+		b = append(b, `{"from":`...)
+		b = appendStatusPtr(b, c.Status.From)
+		b = append(b, `,"to":`...)
+		b = appendStatusPtr(b, c.Status.To)
+		b = append(b, '}')
+	}
+	b = appendStringChange(b, &first, "modelId", c.ModelID)
+	b = appendStringChange(b, &first, "licenseId", c.LicenseID)
+	b = appendStringChange(b, &first, "modelName", c.ModelName)
+	b = append(b, '}')
+	d := &e.Data
+	for _, f := range [...]struct{ key, v string }{
+		{"secretSha256", d.SecretSha256},
+		{"secretHint", d.SecretHint},
+		{"licenseId", d.LicenseID},
+		{"licenseSha256", d.LicenseSha256},
+		{"modelId", d.ModelID},
+	} {
+		if f.v != "" {
+			b = append(b, ',', '"')
+			b = append(b, f.key...)
+			b = append(b, '"', ':')
+			b = AppendJSONString(b, f.v)
+		}
+	}
+	return append(b, '}', '}')
+}
+
+func appendKey(b []byte, first *bool, key string) []byte {
+	if !*first {
+		b = append(b, ',')
+	}
+	*first = false
+	b = append(b, '"')
+	b = append(b, key...)
+	return append(b, '"', ':')
+}
+
+func appendStringChange(b []byte, first *bool, key string, c *Change[string]) []byte {
+	if c == nil {
+		return b
+	}
+	b = appendKey(b, first, key)
+	b = append(b, `{"from":`...)
+	b = appendStringPtr(b, c.From)
+	b = append(b, `,"to":`...)
+	b = appendStringPtr(b, c.To)
+	return append(b, '}')
+}
+
+func appendStringPtr(b []byte, s *string) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	return AppendJSONString(b, *s)
+}
+
+func appendStatusPtr(b []byte, s *Status) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	return AppendJSONString(b, string(*s))
+}
+
+func appendInt64Ptr(b []byte, v *int64) []byte {
+	if v == nil {
+		return append(b, "null"...)
+	}
+	return strconv.AppendInt(b, *v, 10)
+}
+
+// appendUUID appends id quoted, in its canonical form (as its MarshalText).
+func appendUUID(b []byte, id uuid.UUID) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i, x := range id {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, hex[x>>4], hex[x&0xf])
+	}
+	return append(b, '"')
+}
+
+// AppendJSONString appends s as a JSON string exactly as encoding/json's
+// Marshal writes it: quotes, backslashes and control characters escaped
+// (\b, \f, \n, \r and \t by name), "<", ">" and "&" as \u003c, \u003e and
+// \u0026, U+2028 and U+2029 escaped, and each byte of invalid UTF-8 as
+// \ufffd. Encoders written by hand use it to keep encoding/json's bytes.
+func AppendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
