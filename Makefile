@@ -78,6 +78,7 @@ FUZZ_CI_TARGETS = \
 	./domain:FuzzEventJSON \
 	./adapters/wire:FuzzDecodeBody \
 	./adapters/wire:FuzzNATSCommand \
+	./adapters/wire:FuzzOutcomeJSON \
 	./cmd/tokend:FuzzParseSize \
 	./projections:FuzzCursor \
 	./projections:FuzzUnmarshalWire
