@@ -115,6 +115,7 @@ type Intake struct {
 	conn   *nats.Conn // consumes, owned by the subscriber
 	router *message.Router
 	work   *workers // run handle (workers.go)
+	lanes  *lanes   // the router's subscriber (subscriber.go)
 	done   chan error
 
 	closeOnce sync.Once
@@ -197,7 +198,9 @@ func Start(ctx context.Context, cfg Config) (*Intake, error) {
 					log.Warn("command intake: consuming TOKEN_COMMANDS", "err", err.Error())
 				}
 			}
-			return newLanes(conn, consumerConfig(p.HandlerName, cfg.Lanes, cfg.AckWait), cfg.Lanes, time.Second, cfg.CloseTimeout, wlog, consErr)
+			l, err := newLanes(conn, consumerConfig(p.HandlerName, cfg.Lanes, cfg.AckWait), cfg.Lanes, time.Second, cfg.CloseTimeout, wlog, consErr)
+			in.lanes = l
+			return l, err
 		},
 		Marshaler: rawMarshaler{},
 		Logger:    wlog,
@@ -239,6 +242,13 @@ func (in *Intake) Close() error {
 		in.closeErr = in.router.Close()
 		if err := <-in.done; err != nil && in.closeErr == nil {
 			in.closeErr = err
+		}
+		// The router does not wait for its subscriber to close: the
+		// lanes may still be handing commands back on the connection.
+		if in.lanes != nil {
+			if err := in.lanes.Close(); err != nil && in.closeErr == nil {
+				in.closeErr = err
+			}
 		}
 		in.work.close()
 		in.conn.Close()

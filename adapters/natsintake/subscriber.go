@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -101,10 +102,12 @@ func toMessage(m jetstream.Msg) *message.Message {
 // Closing is gentle. The router cancels its context the moment it starts
 // closing; an acknowledgement sent then still counts (the connection is
 // the intake's own, drained last). So Close (or the router's context
-// ending) stops handing out messages and nacks the ones fetched but not
-// started, waits up to grace for those in flight to be acknowledged, stops
-// the subscription once its callbacks have run, and drains the connection,
-// which sends the last acknowledgements.
+// ending) stops handing out messages and holds the ones fetched but not
+// started, waits up to grace for those in flight to be acknowledged, lets
+// the deliveries those acknowledgements made room for arrive (settle), ends
+// the subscription, hands the held messages back for the next intake to
+// take at once, and drains the connection, which sends the last
+// acknowledgements (TestCloseMidBacklog).
 type lanes struct {
 	js       jetstream.JetStream // on conn
 	conn     *nats.Conn          // the intake's own, drained at the end
@@ -122,8 +125,13 @@ type lanes struct {
 	// WaitGroup may not gain work from zero while it is being waited on.
 	mu       sync.Mutex
 	inflight sync.WaitGroup
-	consume  jetstream.ConsumeContext
 	forwards sync.WaitGroup
+	received atomic.Uint64 // messages the subscription delivered (settle)
+	consume  jetstream.ConsumeContext
+	// held are the messages fetched but not started once closing began;
+	// Close hands them back after the subscription ended (handBack).
+	heldMu sync.Mutex
+	held   []jetstream.Msg
 }
 
 func newLanes(conn *nats.Conn, consumer jetstream.ConsumerConfig, n int, nakDelay, grace time.Duration,
@@ -154,11 +162,12 @@ func (l *lanes) Subscribe(ctx context.Context, topic string) (<-chan *message.Me
 	out := make(chan *message.Message)
 	// Two messages pulled ahead per lane (watermill#609: AckWait runs from
 	// the delivery), a pull request for every lane's worth.
-	cc, err := c.Consume(func(m jetstream.Msg) {
+	l.consume, err = c.Consume(func(m jetstream.Msg) {
+		l.received.Add(1)
 		select {
 		case fetched <- m:
 		case <-l.closing:
-			_ = m.Nak() // fetched, never started: let another instance have it now
+			l.hold(m)
 		}
 	}, jetstream.PullMaxMessages(2*l.n), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		l.consErr(err)
@@ -166,7 +175,6 @@ func (l *lanes) Subscribe(ctx context.Context, topic string) (<-chan *message.Me
 	if err != nil {
 		return nil, err
 	}
-	l.consume = cc
 	for range l.n {
 		l.forwards.Go(func() { l.forward(fetched, out) })
 	}
@@ -197,7 +205,7 @@ func (l *lanes) forward(fetched <-chan jetstream.Msg, out chan<- *message.Messag
 			return
 		}
 		if !l.track() {
-			_ = m.Nak()
+			l.hold(m)
 			continue
 		}
 		wm := toMessage(m)
@@ -217,9 +225,61 @@ func (l *lanes) forward(fetched <-chan jetstream.Msg, out chan<- *message.Messag
 				l.log.Error("command intake: acknowledging a command", err, watermill.LogFields{"uuid": wm.UUID})
 			}
 		case <-l.closing:
-			_ = m.Nak()
+			l.hold(m)
 		}
 		l.inflight.Done()
+	}
+}
+
+// hold keeps a message fetched but never started once the lanes close;
+// handBack returns it to the server when the subscription has ended.
+func (l *lanes) hold(m jetstream.Msg) {
+	l.heldMu.Lock()
+	l.held = append(l.held, m)
+	l.heldMu.Unlock()
+}
+
+// settleQuiet is how long no delivery must arrive before the closing
+// lanes end their subscription.
+const settleQuiet = 20 * time.Millisecond
+
+// settle keeps the subscription while deliveries still arrive, holding
+// each, until none came for settleQuiet (or the deadline). Each
+// acknowledgement of the last commands makes room for one more message on
+// the subscription's outstanding pull request, which the server sends
+// asynchronously: ended at once, the subscription could be gone when it
+// arrives, and the server, which counts it delivered, would give it to
+// another intake only after AckWait. A held message keeps its place among
+// the pending ones, so none follows from it.
+func (l *lanes) settle(deadline time.Time) {
+	_ = l.conn.FlushTimeout(time.Until(deadline)) // the acknowledgements are at the server
+	last := l.received.Load()
+	for time.Now().Before(deadline) {
+		time.Sleep(settleQuiet)
+		n := l.received.Load()
+		if n == last {
+			return
+		}
+		last = n
+	}
+}
+
+// handBack gives the held messages back to the server, once the
+// subscription has ended, for the next intake (this one's or another
+// instance's) to take at once. Handed back while the subscription lived,
+// each would make room on its pull request for one more message, handed
+// back in turn, and the last of them, on its way when the subscription
+// ended, would stay unacknowledged until AckWait (TestCloseMidBacklog
+// caught it in one run of seven).
+func (l *lanes) handBack() {
+	l.heldMu.Lock()
+	held := l.held
+	l.held = nil
+	l.heldMu.Unlock()
+	for _, m := range held {
+		if err := m.Nak(); err != nil {
+			l.log.Error("command intake: handing back a command at shutdown; it is redelivered after AckWait", err, nil)
+		}
 	}
 }
 
@@ -237,14 +297,14 @@ func (l *lanes) track() bool {
 }
 
 // Close stops handing out messages, waits up to the grace period for those
-// in flight, stops the subscription and drains the connection. It is
-// idempotent.
+// in flight, ends the subscription, hands back what it fetched and did not
+// start, and drains the connection. It is idempotent, and a second caller
+// waits for the first to finish.
 func (l *lanes) Close() error {
 	l.closeOnce.Do(func() {
 		l.mu.Lock()
 		close(l.closing)
 		l.mu.Unlock()
-		deadline := time.Now().Add(l.grace)
 		done := make(chan struct{})
 		go func() {
 			l.inflight.Wait()
@@ -255,20 +315,24 @@ func (l *lanes) Close() error {
 		case <-time.After(l.grace):
 			l.log.Error("command intake: commands still in flight at shutdown; they will be redelivered", nil, nil)
 		}
+		l.settle(time.Now().Add(time.Second))
+		// End the subscription: no more pulls, and the callbacks of the
+		// messages already received run (and hold them, since closing).
 		if l.consume != nil {
-			// Drain: no more pulls, and the callbacks of the messages
-			// already received run (and nack them, since closing).
 			l.consume.Drain()
 			select {
 			case <-l.consume.Closed():
-			case <-time.After(time.Until(deadline.Add(l.grace))):
+			case <-time.After(l.grace):
 			}
 		}
+		l.handBack()
+		// Draining the connection sends the last acknowledgements and
+		// hand-backs, and closes it.
 		if err := l.conn.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 			l.closeErr = err
 			return
 		}
-		for !l.conn.IsClosed() && time.Now().Before(deadline.Add(l.grace)) {
+		for stop := time.Now().Add(l.grace); !l.conn.IsClosed() && time.Now().Before(stop); {
 			time.Sleep(5 * time.Millisecond)
 		}
 	})
