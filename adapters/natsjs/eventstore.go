@@ -88,7 +88,7 @@ func (s *EventStore) Append(ctx context.Context, ev domain.Event, expectedLastSe
 	hdr := EventHeaders(ev)
 	hdr[HeaderExpectedSeq] = []string{strconv.FormatUint(expectedLastSeq, 10)}
 
-	ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Header: hdr, Data: body})
+	ack, err := s.publish(ctx, &nats.Msg{Subject: subject, Header: hdr, Data: body})
 	if err != nil {
 		if !isWrongLastSequence(err) {
 			return 0, false, fmt.Errorf("append %s %s to %s: %w", ev.Type, ev.ID, subject, err)
