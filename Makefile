@@ -79,6 +79,7 @@ FUZZ_CI_TARGETS = \
 	./adapters/wire:FuzzDecodeBody \
 	./adapters/wire:FuzzNATSCommand \
 	./adapters/wire:FuzzOutcomeJSON \
+	./adapters/natsjs:FuzzParsePubAck \
 	./cmd/tokend:FuzzParseSize \
 	./projections:FuzzCursor \
 	./projections:FuzzUnmarshalWire
