@@ -36,6 +36,7 @@ func (b *bench) compare() {
 	}
 	target(b.against(b.row(rowInprocGet), rowGetToken), "≥ 0.70 of raw Get", 0.70)
 	target(b.against(b.row(rowInprocIntro), rowGetSecret), "≥ 0.70 of raw Get", 0.70)
+	target(b.against(b.row(rowInprocIntroB), rowGetSecret), "≥ 0.70 of raw Get", 0.70)
 	target(b.against(b.row(rowHTTPIntro), bare), "≥ 0.60 of bare net/http", 0.60)
 	b.against(b.row(rowHTTPGet), bare)
 	b.against(b.row(rowHTTPList), bare)
