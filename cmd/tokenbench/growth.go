@@ -38,7 +38,7 @@ func (b *bench) growthPhase(ctx context.Context) error {
 func (b *bench) growthStep(ctx context.Context, events, per int) error {
 	tokens := max(10, events/per)
 	dir := filepath.Join(b.root, fmt.Sprintf("growth-%d", per))
-	s, err := b.startJS(ctx, filepath.Join(dir, "jetstream"))
+	s, err := b.startJS(ctx, filepath.Join(dir, "jetstream"), true)
 	if err != nil {
 		return err
 	}

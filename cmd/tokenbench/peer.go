@@ -88,7 +88,7 @@ type peerCommand struct {
 // startPeer starts the peer on its own embedded JetStream server (with the
 // service's stream settings) and its command router.
 func (b *bench) startPeer(ctx context.Context) (*peer, error) {
-	js, err := b.startJS(ctx, filepath.Join(b.root, "peer-js"))
+	js, err := b.startJS(ctx, filepath.Join(b.root, "peer-js"), true)
 	if err != nil {
 		return nil, err
 	}

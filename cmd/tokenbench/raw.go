@@ -39,8 +39,12 @@ type jsServer struct {
 	js  jetstream.JetStream
 }
 
-func (b *bench) startJS(ctx context.Context, dir string) (*jsServer, error) {
-	emb, err := natsjs.StartEmbedded(natsjs.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: dir, Logger: b.quiet})
+// startJS starts an embedded JetStream server in dir. subjectCache keeps
+// its subject-match cache, as tokend rebuild does and as nats-server does
+// by default (the peer); tokend serve runs without it
+// (natsjs.EmbeddedConfig.SubjectCache).
+func (b *bench) startJS(ctx context.Context, dir string, subjectCache bool) (*jsServer, error) {
+	emb, err := natsjs.StartEmbedded(natsjs.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: dir, Logger: b.quiet, SubjectCache: subjectCache})
 	if err != nil {
 		return nil, err
 	}

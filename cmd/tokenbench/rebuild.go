@@ -20,7 +20,7 @@ const (
 // projections.Rebuild of the whole stream (what `tokend rebuild` runs).
 func (b *bench) rebuildPhase(ctx context.Context) error {
 	dir := filepath.Join(b.root, "rebuild")
-	s, err := b.startJS(ctx, filepath.Join(dir, "jetstream"))
+	s, err := b.startJS(ctx, filepath.Join(dir, "jetstream"), true)
 	if err != nil {
 		return err
 	}

@@ -79,7 +79,7 @@ func (b *bench) rssPhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := b.startJS(ctx, filepath.Join(dir, "jetstream"))
+	s, err := b.startJS(ctx, filepath.Join(dir, "jetstream"), true)
 	if err != nil {
 		return err
 	}
@@ -324,7 +324,8 @@ func (b *bench) runChild(ctx context.Context, stdout io.Writer) int {
 // childRebuild is `tokend rebuild` on the child directory.
 func (b *bench) childRebuild(ctx context.Context) (childResult, error) {
 	dir := b.childDir
-	emb, err := natsjs.StartEmbedded(natsjs.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: filepath.Join(dir, "jetstream"), Logger: b.quiet})
+	// As tokend rebuild starts it (natsjs.EmbeddedConfig.SubjectCache).
+	emb, err := natsjs.StartEmbedded(natsjs.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: filepath.Join(dir, "jetstream"), Logger: b.quiet, SubjectCache: true})
 	if err != nil {
 		return childResult{}, err
 	}

@@ -74,7 +74,7 @@ func (b *bench) startServiceWith(ctx context.Context, dir, admin string) (*servi
 	if b.natsURL != "" {
 		s.js, err = b.connectJS(ctx, b.natsURL) // --nats-url: the server is another process
 	} else {
-		s.js, err = b.startJS(ctx, filepath.Join(dir, "jetstream"))
+		s.js, err = b.startJS(ctx, filepath.Join(dir, "jetstream"), false)
 	}
 	if err != nil {
 		store.Close()

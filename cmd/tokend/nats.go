@@ -16,14 +16,18 @@ import (
 // starts the embedded JetStream server on <data-dir>/jetstream and connects
 // to it; url is what it connected to. closeNATS drains the connection, waits for the drain to finish,
 // then shuts the embedded server down, so that nothing in flight is cut.
-func connectNATS(cfg config, name string, logger *slog.Logger) (url string, nc *nats.Conn, js jetstream.JetStream, closeNATS func(), err error) {
+//
+// subjectCache is natsjs.EmbeddedConfig.SubjectCache: on for tokend
+// rebuild, off for tokend serve.
+func connectNATS(cfg config, name string, subjectCache bool, logger *slog.Logger) (url string, nc *nats.Conn, js jetstream.JetStream, closeNATS func(), err error) {
 	url, shutdown := cfg.NATSURL, func() {}
 	if url == "" {
 		emb, err := natsjs.StartEmbedded(natsjs.EmbeddedConfig{
-			Listen:   cfg.NATSListen,
-			StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
-			Sync:     cfg.Sync,
-			Logger:   logger,
+			Listen:       cfg.NATSListen,
+			StoreDir:     filepath.Join(cfg.DataDir, "jetstream"),
+			Sync:         cfg.Sync,
+			Logger:       logger,
+			SubjectCache: subjectCache,
 		})
 		if err != nil {
 			return "", nil, nil, nil, fmt.Errorf("embedded JetStream: %w", err)

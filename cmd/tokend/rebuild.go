@@ -41,7 +41,7 @@ func rebuild(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err := live.Close(); err != nil {
 		return err
 	}
-	_, _, js, closeNATS, err := connectNATS(cfg, "tokend-rebuild", logger)
+	_, _, js, closeNATS, err := connectNATS(cfg, "tokend-rebuild", true, logger)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	}
 	defer closeLogged(logger, "read model", store.Close)
 
-	url, nc, js, closeNATS, err := connectNATS(cfg, "tokend", logger)
+	url, nc, js, closeNATS, err := connectNATS(cfg, "tokend", false, logger)
 	if err != nil {
 		return err
 	}
