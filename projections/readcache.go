@@ -56,17 +56,8 @@ func (c *readCache[V]) put(key string, v V, gen uint64) {
 	if c.gen != gen || c.max <= 0 {
 		return
 	}
-	if _, ok := c.items[key]; !ok && len(c.items) >= c.max {
-		// Evict an eighth, chosen by map order (random): cheaper than an
-		// LRU list on every hit, and a miss only costs one Badger read.
-		n := max(c.max/8, 1)
-		for k := range c.items {
-			if n == 0 {
-				break
-			}
-			delete(c.items, k)
-			n--
-		}
+	if _, ok := c.items[key]; !ok {
+		makeRoom(c.items, c.max)
 	}
 	c.items[key] = v
 }

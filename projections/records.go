@@ -45,19 +45,27 @@ func (c *recordCache) add(recs map[string]tokenRecord) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, r := range recs {
-		if _, ok := c.items[k]; !ok && len(c.items) >= c.max {
-			// Evict an eighth, chosen by map order (random): cheaper than
-			// keeping an LRU list, and a miss only costs one Badger read.
-			n := max(c.max/8, 1)
-			for old := range c.items {
-				if n == 0 {
-					break
-				}
-				delete(c.items, old)
-				n--
-			}
+		if _, ok := c.items[k]; !ok {
+			makeRoom(c.items, c.max)
 		}
 		c.items[k] = r
+	}
+}
+
+// makeRoom evicts an eighth of a cache that holds max entries, chosen by
+// map order (random): cheaper than keeping an LRU list, and a miss only
+// costs the Badger read it would have saved.
+func makeRoom[V any](items map[string]V, max int) {
+	if len(items) < max {
+		return
+	}
+	n := max/8 + 1
+	for k := range items {
+		if n == 0 {
+			return
+		}
+		delete(items, k)
+		n--
 	}
 }
 
