@@ -38,27 +38,13 @@ func appendEvent(b []byte, e *Event) []byte {
 	b = append(b, '"')
 	b = append(b, `,"data":{"changes":{`...)
 	c, first := &e.Data.Changes, true
-	b = appendStringChange(b, &first, "name", c.Name)
-	b = appendStringChange(b, &first, "note", c.Note)
-	if c.ExpirationDate != nil {
-		b = appendKey(b, &first, "expirationDate")
-		b = append(b, `{"from":`...)
-		b = appendInt64Ptr(b, c.ExpirationDate.From)
-		b = append(b, `,"to":`...)
-		b = appendInt64Ptr(b, c.ExpirationDate.To)
-		b = append(b, '}')
-	}
-	if c.Status != nil {
-		b = appendKey(b, &first, "status")
-		b = append(b, `{"from":`...)
-		b = appendStatusPtr(b, c.Status.From)
-		b = append(b, `,"to":`...)
-		b = appendStatusPtr(b, c.Status.To)
-		b = append(b, '}')
-	}
-	b = appendStringChange(b, &first, "modelId", c.ModelID)
-	b = appendStringChange(b, &first, "licenseId", c.LicenseID)
-	b = appendStringChange(b, &first, "modelName", c.ModelName)
+	b = appendChange(b, &first, "name", c.Name, AppendJSONString)
+	b = appendChange(b, &first, "note", c.Note, AppendJSONString)
+	b = appendChange(b, &first, "expirationDate", c.ExpirationDate, appendInt64)
+	b = appendChange(b, &first, "status", c.Status, appendStatus)
+	b = appendChange(b, &first, "modelId", c.ModelID, AppendJSONString)
+	b = appendChange(b, &first, "licenseId", c.LicenseID, AppendJSONString)
+	b = appendChange(b, &first, "modelName", c.ModelName, AppendJSONString)
 	b = append(b, '}')
 	d := &e.Data
 	for _, f := range [...]struct{ key, v string }{
@@ -78,48 +64,34 @@ func appendEvent(b []byte, e *Event) []byte {
 	return append(b, '}', '}')
 }
 
-func appendKey(b []byte, first *bool, key string) []byte {
+// appendChange appends "key":{"from":…,"to":…} for a field the event
+// changed (c not nil), with a comma before it unless it is the first.
+func appendChange[T any](b []byte, first *bool, key string, c *Change[T], value func([]byte, T) []byte) []byte {
+	if c == nil {
+		return b
+	}
 	if !*first {
 		b = append(b, ',')
 	}
 	*first = false
 	b = append(b, '"')
 	b = append(b, key...)
-	return append(b, '"', ':')
-}
-
-func appendStringChange(b []byte, first *bool, key string, c *Change[string]) []byte {
-	if c == nil {
-		return b
-	}
-	b = appendKey(b, first, key)
-	b = append(b, `{"from":`...)
-	b = appendStringPtr(b, c.From)
+	b = append(b, `":{"from":`...)
+	b = appendPtr(b, c.From, value)
 	b = append(b, `,"to":`...)
-	b = appendStringPtr(b, c.To)
+	b = appendPtr(b, c.To, value)
 	return append(b, '}')
 }
 
-func appendStringPtr(b []byte, s *string) []byte {
-	if s == nil {
-		return append(b, "null"...)
-	}
-	return AppendJSONString(b, *s)
-}
-
-func appendStatusPtr(b []byte, s *Status) []byte {
-	if s == nil {
-		return append(b, "null"...)
-	}
-	return AppendJSONString(b, string(*s))
-}
-
-func appendInt64Ptr(b []byte, v *int64) []byte {
+func appendPtr[T any](b []byte, v *T, value func([]byte, T) []byte) []byte {
 	if v == nil {
 		return append(b, "null"...)
 	}
-	return strconv.AppendInt(b, *v, 10)
+	return value(b, *v)
 }
+
+func appendInt64(b []byte, v int64) []byte   { return strconv.AppendInt(b, v, 10) }
+func appendStatus(b []byte, s Status) []byte { return AppendJSONString(b, string(s)) }
 
 // appendUUID appends id quoted, in its canonical form (as its MarshalText).
 func appendUUID(b []byte, id uuid.UUID) []byte {
