@@ -160,8 +160,9 @@ func (l *lanes) Subscribe(ctx context.Context, topic string) (<-chan *message.Me
 	}
 	fetched := make(chan jetstream.Msg)
 	out := make(chan *message.Message)
-	// Two messages pulled ahead per lane (watermill#609: AckWait runs from
-	// the delivery), a pull request for every lane's worth.
+	// Two messages pulled ahead per lane at most (watermill#609: AckWait
+	// runs from the delivery), and a pull request each time half of them
+	// have arrived, rather than one per command.
 	l.consume, err = c.Consume(func(m jetstream.Msg) {
 		l.received.Add(1)
 		select {
