@@ -50,18 +50,11 @@ func (rawMarshaler) Marshal(v any) (*message.Message, error) {
 	if !ok {
 		return nil, fmt.Errorf("command intake: cannot marshal %T", v)
 	}
-	m := message.NewMessage(strconv.FormatUint(c.Sequence, 10), c.Body)
-	m.Metadata.Set(metaSubject, c.Subject)
-	m.Metadata.Set(metaSequence, strconv.FormatUint(c.Sequence, 10))
-	m.Metadata.Set(metaDelivered, strconv.FormatUint(c.Delivered, 10))
-	for k, vs := range c.Header {
-		m.Metadata.Set(metaHeader+k, strings.Join(vs, "\n"))
-	}
-	return m, nil
+	return withCommand(message.NewMessage(strconv.FormatUint(c.Sequence, 10), c.Body), c), nil
 }
 
-// Unmarshal reads the message toMessage made. It fails only on metadata
-// this package never writes: a permanent fault.
+// Unmarshal reads the command toMessage put in the message. It fails only
+// on a message this package did not make: a permanent fault.
 func (rawMarshaler) Unmarshal(m *message.Message, v any) error {
 	c, ok := v.(*rawCommand)
 	if !ok {
@@ -72,22 +65,23 @@ func (rawMarshaler) Unmarshal(m *message.Message, v any) error {
 	return err
 }
 
+// commandKey is the context key of the command a message carries.
+type commandKey struct{}
+
+// withCommand makes m carry c in its context. Watermill's router and the
+// cqrs processor add their values on top of that context, and the poison
+// queue hands on the very message, so every step after toMessage finds it.
+func withCommand(m *message.Message, c *rawCommand) *message.Message {
+	m.SetContext(context.WithValue(m.Context(), commandKey{}, c))
+	return m
+}
+
 func rawFromMessage(m *message.Message) (rawCommand, error) {
-	c := rawCommand{Subject: m.Metadata.Get(metaSubject), Body: m.Payload}
-	c.Sequence, _ = strconv.ParseUint(m.Metadata.Get(metaSequence), 10, 64)
-	c.Delivered, _ = strconv.ParseUint(m.Metadata.Get(metaDelivered), 10, 64)
-	for k, v := range m.Metadata {
-		if name, ok := strings.CutPrefix(k, metaHeader); ok {
-			if c.Header == nil {
-				c.Header = nats.Header{}
-			}
-			c.Header[name] = strings.Split(v, "\n")
-		}
+	c, ok := m.Context().Value(commandKey{}).(*rawCommand)
+	if !ok || c.Subject == "" {
+		return rawCommand{}, permanentError{errors.New("command intake: a message without its command")}
 	}
-	if c.Subject == "" {
-		return rawCommand{}, permanentError{errors.New("command intake: a message without its subject")}
-	}
-	return c, nil
+	return *c, nil
 }
 
 // values returns every value of a header, whatever the case of its name:
@@ -254,7 +248,7 @@ func (in *Intake) decode(typ domain.CommandType, env wire.Envelope, envErr error
 		// Like an HTTP path id that cannot name a token: not found.
 		return tokenID, nil, domain.ErrNotFound
 	}
-	body, err := wire.DecodeData(typ, env.Data)
+	body, err := env.DecodeData(typ)
 	return tokenID, body, err
 }
 

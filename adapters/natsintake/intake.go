@@ -91,7 +91,10 @@ type Config struct {
 	// DefaultCloseTimeout.
 	CloseTimeout time.Duration
 	// Retry is the backoff of transient faults; the zero Retry is
-	// DefaultRetry.
+	// DefaultRetry. Its MaxRetries, intervals, Multiplier,
+	// RandomizationFactor, MaxElapsedTime and OnRetryHook are used (as
+	// Watermill's Retry middleware would); which faults are retried is the
+	// intake's to say, so ShouldRetry, Logger and ResetContextOnRetry are not.
 	Retry middleware.Retry
 }
 
@@ -177,12 +180,9 @@ func Start(ctx context.Context, cfg Config) (*Intake, error) {
 		conn.Close()
 		return nil, err
 	}
-	retry := cfg.Retry
-	retry.Logger = wlog
-	retry.ShouldRetry = func(p middleware.RetryParams) bool { return retryable(p.Err) }
 	// First added runs outermost: poison catches what retry gives up on,
 	// and retry sees a panic as the error the recoverer makes of it.
-	router.AddMiddleware(poison, retry.Middleware, middleware.Recoverer)
+	router.AddMiddleware(poison, retryMiddleware(cfg.Retry, retryable, wlog), middleware.Recoverer)
 
 	processor, err := cqrs.NewCommandProcessorWithConfig(router, cqrs.CommandProcessorConfig{
 		GenerateSubscribeTopic: func(cqrs.CommandProcessorGenerateSubscribeTopicParams) (string, error) {

@@ -23,6 +23,9 @@ type Envelope struct {
 	// Data is the command's "data" object, decoded by DecodeData against the
 	// command type's fields.
 	Data json.RawMessage
+	// wellFormed: Data is a member of a body DecodeEnvelope found to be
+	// valid UTF-8 and JSON, so DecodeData need not scan it again.
+	wellFormed bool
 }
 
 // ErrMalformed marks a command body that is not a command at all: not one
@@ -64,7 +67,7 @@ func DecodeEnvelope(body []byte) (Envelope, error) {
 		}
 		return Envelope{}, malformedCommand(de)
 	}
-	d, err := DecodeBody(body, envelopeSpec)
+	d, err := decodeWellFormed(body, envelopeSpec) // WellFormed: not scanned again
 	if err != nil {
 		env := Envelope{CommandID: peekCommandID(body)}
 		var de *domain.Error
@@ -74,9 +77,10 @@ func DecodeEnvelope(body []byte) (Envelope, error) {
 		return env, err
 	}
 	env := Envelope{
-		CommandID: uuid.MustParse(d.Get("commandId").Str),
-		TokenID:   d.Get("tokenId").Str,
-		Data:      d.Get("data").Raw,
+		CommandID:  uuid.MustParse(d.Get("commandId").Str),
+		TokenID:    d.Get("tokenId").Str,
+		Data:       d.Get("data").Raw,
+		wellFormed: true,
 	}
 	if f := d.Get("expectedVersion"); f.Set {
 		v := f.Num
@@ -122,11 +126,24 @@ func CommandType(name string) (domain.CommandType, bool) {
 // others {}). A refusal names the field as "data.<field>". An IssueToken
 // body comes back without its secret, which the intake draws.
 func DecodeData(typ domain.CommandType, data json.RawMessage) (domain.CommandBody, error) {
+	return decodeData(typ, data, false)
+}
+
+// DecodeData is DecodeData of the envelope's own Data.
+func (e Envelope) DecodeData(typ domain.CommandType) (domain.CommandBody, error) {
+	return decodeData(typ, e.Data, e.wellFormed)
+}
+
+func decodeData(typ domain.CommandType, data json.RawMessage, wellFormed bool) (domain.CommandBody, error) {
 	spec, ok := dataSpecs[typ]
 	if !ok {
 		return nil, domain.Invalid("type", "unknown command type %s", QuoteShort(string(typ)))
 	}
-	d, err := DecodeBody(data, spec)
+	decode := DecodeBody
+	if wellFormed {
+		decode = decodeWellFormed
+	}
+	d, err := decode(data, spec)
 	if err != nil {
 		return nil, inData(err)
 	}

@@ -2,6 +2,8 @@ package wire
 
 import (
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -14,8 +16,9 @@ import (
 // parsing, as a publisher on tokens.commands.<Type> could: CommandType,
 // DecodeEnvelope, then DecodeData for the type. Nothing panics; a body that
 // is not a command is ErrMalformed; every other refusal is an
-// invalid_argument that names a field (data.<field> for the data); an
-// accepted envelope has a command id and a data object, and accepted data
+// invalid_argument that names a field (data.<field> for the data), the
+// same from the envelope's DecodeData as from DecodeData; an accepted
+// envelope has a command id and a data object, and accepted data
 // yields a command body of the subject's type.
 func FuzzNATSCommand(f *testing.F) {
 	id := "3b241101-e2bb-4255-8caf-4136c566a962"
@@ -56,6 +59,11 @@ func FuzzNATSCommand(f *testing.F) {
 			return
 		}
 		cmd, err := DecodeData(typ, env.Data)
+		// The envelope's DecodeData skips the scan for valid JSON that
+		// DecodeEnvelope already made: it must answer the same.
+		if cmd2, err2 := env.DecodeData(typ); !reflect.DeepEqual(cmd2, cmd) || fmt.Sprint(err2) != fmt.Sprint(err) {
+			t.Fatalf("%s %q: env.DecodeData = %#v, %v; DecodeData = %#v, %v", typ, body, cmd2, err2, cmd, err)
+		}
 		if err != nil {
 			requireNamedRefusal(t, body, err, "data")
 			return

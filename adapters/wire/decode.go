@@ -84,21 +84,38 @@ func DecodeBody(body []byte, spec BodySpec) (Body, error) {
 		// encoding/json would turn invalid bytes into U+FFFD silently.
 		return nil, domain.Invalid("body", "must be valid UTF-8")
 	}
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 {
-		return nil, domain.Invalid("body", "must be a JSON object, got an empty body")
-	}
-	if trimmed[0] != '{' {
-		return nil, domain.Invalid("body", "must be a JSON object, got %s", JSONKindOf(trimmed[0]))
-	}
 	if json.Valid(body) {
 		// Syntactically sound, as every body but a broken one is: its
 		// fields are found by a plain scan (members), several times cheaper
 		// than encoding/json's Decoder. A broken body takes the Decoder,
 		// whose errors say where it breaks.
-		return decodeMembers(trimmed, spec)
+		return decodeWellFormed(body, spec)
+	}
+	if err := objectShape(body); err != nil {
+		return nil, err
 	}
 	return decodeTokens(body, spec)
+}
+
+// decodeWellFormed is DecodeBody for a body already known to be valid UTF-8
+// and valid JSON (the envelope of a WellFormed command, or a member of one).
+func decodeWellFormed(body []byte, spec BodySpec) (Body, error) {
+	if err := objectShape(body); err != nil {
+		return nil, err
+	}
+	return decodeMembers(bytes.TrimLeft(body, " \t\r\n"), spec)
+}
+
+// objectShape refuses a body that cannot be a JSON object by its first byte.
+func objectShape(body []byte) error {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return domain.Invalid("body", "must be a JSON object, got an empty body")
+	}
+	if trimmed[0] != '{' {
+		return domain.Invalid("body", "must be a JSON object, got %s", JSONKindOf(trimmed[0]))
+	}
+	return nil
 }
 
 // decodeMembers is DecodeBody for a body known to be one valid JSON object
@@ -175,11 +192,18 @@ func decodeMember(out Body, spec BodySpec, key string, raw json.RawMessage) erro
 	return nil
 }
 
+// checkRequired refuses a body without one of spec's required fields. With
+// several missing, it names the first in alphabetical order, so the same
+// body always gets the same answer (not the map's order of the moment).
 func checkRequired(out Body, spec BodySpec) (Body, error) {
+	missing := ""
 	for name, rule := range spec.Fields {
-		if rule.Required && !out[name].Set {
-			return nil, domain.Invalid(name, "required")
+		if rule.Required && !out[name].Set && (missing == "" || name < missing) {
+			missing = name
 		}
+	}
+	if missing != "" {
+		return nil, domain.Invalid(missing, "required")
 	}
 	return out, nil
 }
