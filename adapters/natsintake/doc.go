@@ -39,6 +39,9 @@
 //     published again, without a secret, and nothing runs. This is what
 //     makes a command published twice run once even after JetStream's
 //     two-minute duplicate window (its Nats-Msg-Id drops copies within it).
+//     The lanes ask the bucket together: one batched direct get for the
+//     commands that reach this step while the previous one is in flight
+//     (lookups.go).
 //   - Otherwise the envelope and "data" are decoded by package wire exactly
 //     like the HTTP body, and the command runs through the command service
 //     (commands.Service.Execute, the one write path). The outcome is
@@ -49,7 +52,8 @@
 //     secret (Intake.conclude). So a publisher that holds the outcome finds
 //     it at GET /v1/commands/{id}. Then the message is acknowledged.
 //   - A fault that is not the command's (NATS or the read model unreachable,
-//     a timeout) is retried with backoff by the Retry middleware; a panic is
+//     a timeout) is retried with backoff by the retry middleware
+//     (retry.go, Config.Retry's schedule); a panic is
 //     caught by the Recoverer and not retried; what still fails goes to the
 //     poison queue, which is the dead-letter subject with reason "internal",
 //     and a rejected outcome with code internal is published.

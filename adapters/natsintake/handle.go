@@ -169,7 +169,7 @@ func (in *Intake) handle(ctx context.Context, c *rawCommand) error {
 	}
 
 	// A command carried out before gets its first outcome, and nothing runs.
-	if r, found, err := in.cfg.Outcomes.get(ctx, env.CommandID); err != nil {
+	if r, found, err := in.remembered(env.CommandID); err != nil {
 		return err
 	} else if found {
 		if r.AccountID != p.AccountID {
@@ -225,6 +225,17 @@ func (in *Intake) handle(ctx context.Context, c *rawCommand) error {
 		return nil
 	}
 	return in.conclude(ctx, typ, p, o, label)
+}
+
+// remembered returns the outcome the bucket remembers for command id, if
+// any, asking in batches with the other lanes' commands (lookups.go).
+func (in *Intake) remembered(id uuid.UUID) (remembered, bool, error) {
+	value, err := in.lookups.get(id)
+	if err != nil || value == nil {
+		return remembered{}, false, err
+	}
+	r, err := decodeRemembered(id, value)
+	return r, err == nil, err
 }
 
 // decode checks the envelope's token id and decodes the command's data.

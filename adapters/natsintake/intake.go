@@ -112,14 +112,15 @@ var DefaultRetry = middleware.Retry{
 
 // Intake is the running command intake. Close stops it.
 type Intake struct {
-	cfg    Config
-	log    *slog.Logger
-	nc     *nats.Conn // publishes outcomes (core NATS)
-	conn   *nats.Conn // consumes, owned by the subscriber
-	router *message.Router
-	work   *workers // run handle (workers.go)
-	lanes  *lanes   // the router's subscriber (subscriber.go)
-	done   chan error
+	cfg     Config
+	log     *slog.Logger
+	nc      *nats.Conn // publishes outcomes (core NATS)
+	conn    *nats.Conn // consumes, owned by the subscriber
+	router  *message.Router
+	work    *workers // run handle (workers.go)
+	lookups *lookups // in the outcomes bucket (lookups.go)
+	lanes   *lanes   // the router's subscriber (subscriber.go)
+	done    chan error
 
 	closeOnce sync.Once
 	closeErr  error
@@ -158,11 +159,17 @@ func Start(ctx context.Context, cfg Config) (*Intake, error) {
 	if err != nil {
 		return nil, fmt.Errorf("command intake: %w", err)
 	}
-	in := &Intake{cfg: cfg, log: log, nc: cfg.JS.Conn(), conn: conn, work: newWorkers(cfg.Lanes), done: make(chan error, 1)}
+	lookups, err := newLookups(cfg.JS.Conn(), cfg.Outcomes.kv)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	in := &Intake{cfg: cfg, log: log, nc: cfg.JS.Conn(), conn: conn, work: newWorkers(cfg.Lanes), lookups: lookups, done: make(chan error, 1)}
 	started := false
 	defer func() {
 		if !started {
 			in.work.close()
+			_ = lookups.close()
 		}
 	}()
 
@@ -251,6 +258,9 @@ func (in *Intake) Close() error {
 			}
 		}
 		in.work.close()
+		if err := in.lookups.close(); err != nil && in.closeErr == nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			in.closeErr = err
+		}
 		in.conn.Close()
 	})
 	return in.closeErr

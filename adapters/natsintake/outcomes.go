@@ -119,11 +119,17 @@ func (o *Outcomes) get(ctx context.Context, id uuid.UUID) (remembered, bool, err
 	if err != nil {
 		return remembered{}, false, fmt.Errorf("look up the outcome of %s: %w", id, err)
 	}
+	r, err := decodeRemembered(id, e.Value())
+	return r, err == nil, err
+}
+
+// decodeRemembered reads a bucket value of command id.
+func decodeRemembered(id uuid.UUID, value []byte) (remembered, error) {
 	var r remembered
-	if err := json.Unmarshal(e.Value(), &r); err != nil {
-		return remembered{}, false, fmt.Errorf("outcome of %s: %w", id, err)
+	if err := json.Unmarshal(value, &r); err != nil {
+		return remembered{}, fmt.Errorf("outcome of %s: %w", id, err)
 	}
-	return r, true, nil
+	return r, nil
 }
 
 // CommandOutcome returns the outcome of a command of accountID, for GET
