@@ -346,7 +346,7 @@ func TestSpilledRebuildIsFlattened(t *testing.T) {
 	_ = stop()
 
 	dir := filepath.Join(t.TempDir(), ReadModelDir)
-	opts := Options{Logger: quiet, rebuildRunBytes: 4 << 10}.withDefaults()
+	opts := Options{Logger: quiet, RebuildMemory: 4 << 10}.withDefaults()
 	if _, err := build(context.Background(), dir, js, opts); err != nil {
 		t.Fatal(err)
 	}

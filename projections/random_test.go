@@ -127,13 +127,13 @@ func TestRandomHistories(t *testing.T) {
 
 			// The same with a run bound so small that most of the rebuild
 			// goes through the batched path.
-			opts := Options{Logger: quiet, rebuildRunBytes: 64 << 10}.withDefaults()
+			opts := Options{Logger: quiet, RebuildMemory: 64 << 10}.withDefaults()
 			small := filepath.Join(t.TempDir(), ReadModelDir)
 			db, err := openRebuildDB(small, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			rw := &runWriter{db: db, run: newSortedRun(uint64(len(envs))), limit: opts.rebuildRunBytes}
+			rw := &runWriter{db: db, run: newSortedRun(uint64(len(envs))), limit: opts.RebuildMemory}
 			ms = newMemState(rw)
 			for i := range envs {
 				if err := ms.apply(&envs[i]); err != nil {

@@ -213,7 +213,7 @@ func build(ctx context.Context, dir string, js jetstream.JetStream, opts Options
 	if err != nil {
 		return stats, err
 	}
-	rw := &runWriter{db: db, run: newSortedRun(info.State.Msgs), limit: opts.rebuildRunBytes}
+	rw := &runWriter{db: db, run: newSortedRun(info.State.Msgs), limit: opts.RebuildMemory}
 	ms := newMemState(rw)
 	start := time.Now()
 	err = replay(ctx, st, info.State.LastSeq, opts.Logger, func(env *envelope) error {
@@ -233,7 +233,7 @@ func build(ctx context.Context, dir string, js jetstream.JetStream, opts Options
 	stats.write = time.Since(start) - stats.replay
 	if rw.spilled {
 		opts.Logger.Info("read model rebuild: the sorted run outgrew its memory bound; the rest was written in batches",
-			"bound", opts.rebuildRunBytes)
+			"bound", opts.RebuildMemory)
 	}
 	if err := closeRebuildDB(dir, db, err); err != nil || !rw.spilled {
 		return stats, err

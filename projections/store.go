@@ -63,13 +63,22 @@ type Options struct {
 	// where to resume, so a lost last transaction is simply applied again.
 	SyncWrites bool
 
+	// RebuildMemory bounds the memory of a rebuild's sorted run (default
+	// DefaultRebuildMemory): a log whose keys and values fit in it is
+	// written straight to the bottom of the LSM tree; past it, the rest
+	// goes through memtables and the directory is compacted before it
+	// serves, slower (docs/readmodel.md "Rebuild").
+	RebuildMemory int64
+
 	// rebuildTableSize is the base table size of a rebuilt directory
 	// (tests make it small: the race detector pays for big buffers).
 	rebuildTableSize int64
-	// rebuildRunBytes bounds the memory of a rebuild's sorted run (tests
-	// make it small to exercise the batched rest).
-	rebuildRunBytes int64
 }
+
+// DefaultRebuildMemory is the default bound of a rebuild's sorted run:
+// about 1.9 million events of tokenbench's mix, 10 per token
+// (docs/readmodel.md).
+const DefaultRebuildMemory = 1 << 30
 
 // WithCacheSize returns o with a total of bytes for Badger's caches: two
 // thirds for blocks (the values queries read) and one third for table
@@ -98,7 +107,7 @@ func (o Options) withDefaults() Options {
 	def(&o.ValueThreshold, 1<<10)
 	def(&o.ValueLogFileSize, 128<<20)
 	def(&o.rebuildTableSize, 512<<10)
-	def(&o.rebuildRunBytes, 512<<20)
+	def(&o.RebuildMemory, DefaultRebuildMemory)
 	if o.RecordCacheSize == 0 {
 		o.RecordCacheSize = DefaultRecordCacheSize
 	}

@@ -24,7 +24,7 @@ type config struct {
 	NATSListen string
 	Replicas   int
 
-	syncRaw, replicasRaw, lifetimeRaw, rateRaw, cacheRaw, memtableRaw string
+	syncRaw, replicasRaw, lifetimeRaw, rateRaw, cacheRaw, memtableRaw, sortRaw string
 
 	// Set by check.
 	Sync         natsjs.SyncMode
@@ -32,6 +32,7 @@ type config struct {
 	RateLimit    bool
 	CacheSize    int64  // bytes of Badger's block and index caches
 	MemTableSize int64  // bytes of one Badger memtable
+	SortMemory   int64  // rebuild only: bytes of the rebuild's sorted run
 	AdminLicense string // TOKEND_ADMIN_LICENSE only: a secret has no flag, so it stays out of `ps`
 }
 
@@ -44,6 +45,11 @@ func (c *config) natsFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.replicasRaw, "replicas", env("TOKEND_STREAM_REPLICAS", "1"), "replicas of the streams the service creates, 1 to 5 (env TOKEND_STREAM_REPLICAS)")
 }
 
+// rebuildFlags registers the flags of rebuild only.
+func (c *config) rebuildFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.sortRaw, "sort-memory", env("TOKEND_SORT_MEMORY", "1GiB"), "memory for sorting the rebuilt read model's keys before they are written; a log that needs more is finished through Badger's memtables, slower; 64MiB to 64GiB (env TOKEND_SORT_MEMORY)")
+}
+
 // serveFlags registers the flags of serve only.
 func (c *config) serveFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.HTTPAddr, "http", env("TOKEND_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address (env TOKEND_HTTP_ADDR)")
@@ -51,6 +57,18 @@ func (c *config) serveFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.rateRaw, "rate-limit", env("TOKEND_RATE_LIMIT", "on"), "on: 1,000 requests/s per license and 50 failed authentications/s per address; off: none (env TOKEND_RATE_LIMIT)")
 	fs.StringVar(&c.cacheRaw, "cache-size", env("TOKEND_CACHE_SIZE", "96MiB"), "the read model's caches (Badger's block cache, two thirds, and index cache), 4MiB to 64GiB (env TOKEND_CACHE_SIZE)")
 	fs.StringVar(&c.memtableRaw, "memtable-size", env("TOKEND_MEMTABLE_SIZE", "32MiB"), "one of the read model's write buffers (Badger memtables, up to 3 held), 4MiB to 1GiB (env TOKEND_MEMTABLE_SIZE)")
+}
+
+// checkRebuild is check for rebuild, with its own flag.
+func (c *config) checkRebuild() error {
+	if err := c.check(false); err != nil {
+		return err
+	}
+	var err error
+	if c.SortMemory, err = parseSize(c.sortRaw, 64<<20, 64<<30); err != nil {
+		return fmt.Errorf("--sort-memory (TOKEND_SORT_MEMORY): %w", err)
+	}
+	return nil
 }
 
 // check parses and validates the raw values; serve says whether the serve

@@ -24,6 +24,9 @@ func TestFlagsAreCheckedWithClearMessages(t *testing.T) {
 		{"memtable size env twin", []string{"serve"}, map[string]string{"TOKEND_MEMTABLE_SIZE": "32 MiB"}, "TOKEND_MEMTABLE_SIZE"},
 		{"env twin is checked too", []string{"serve"}, map[string]string{"TOKEND_SYNC": "never"}, "TOKEND_SYNC"},
 		{"malformed admin license", []string{"serve"}, map[string]string{"TOKEND_ADMIN_LICENSE": "lic_short"}, "TOKEND_ADMIN_LICENSE: not a well-formed license"},
+		{"sort memory too small", []string{"rebuild", "--sort-memory", "1MiB"}, nil, "--sort-memory (TOKEND_SORT_MEMORY): must be a size from 64MiB to 64GiB"},
+		{"sort memory env twin", []string{"rebuild"}, map[string]string{"TOKEND_SORT_MEMORY": "lots"}, "TOKEND_SORT_MEMORY"},
+		{"sort memory is rebuild's", []string{"serve", "--sort-memory", "1GiB"}, nil, "unknown flag"},
 		{"unknown flag", []string{"serve", "--colour"}, nil, "unknown flag"},
 		{"unknown command", []string{"frobnicate"}, nil, "unknown command"},
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os/exec"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -211,6 +213,23 @@ func TestRestartKeepsEverythingAndDataDirIsExclusive(t *testing.T) {
 	}
 	if p.grepStderr(license) || p.grepStderr(c.Secret) {
 		t.Fatal("tokend's log holds a license or a secret")
+	}
+
+	// tokend rebuild, with the service stopped, swaps in a read model that
+	// answers the same.
+	p.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rebuild := exec.CommandContext(ctx, p.Exe, "rebuild", "--data-dir", p.DataDir, "--nats-listen", p.NATSAddr, "--sort-memory", "64MiB")
+	rebuild.Env = p.Env
+	if out, err := rebuild.CombinedOutput(); err != nil || !strings.Contains(string(out), "read model rebuilt") {
+		t.Fatalf("tokend rebuild: %v\n%s", err, out)
+	}
+	p.start()
+	var again tokenView
+	p.mustCall("GET", "/v1/tokens/"+c.Token.ID, nil, &again)
+	if !reflect.DeepEqual(again, v) {
+		t.Fatalf("after a rebuild: %+v, before: %+v", again, v)
 	}
 }
 

@@ -19,7 +19,7 @@ func rebuildCommand() *cobra.Command {
 		Short: "Rebuild the read model from the event streams (with the service stopped)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cfg.check(false); err != nil {
+			if err := cfg.checkRebuild(); err != nil {
 				return err
 			}
 			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
@@ -27,6 +27,7 @@ func rebuildCommand() *cobra.Command {
 		},
 	}
 	cfg.natsFlags(cmd.Flags())
+	cfg.rebuildFlags(cmd.Flags())
 	return cmd
 }
 
@@ -47,7 +48,7 @@ func rebuild(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	defer closeNATS()
 	start := time.Now()
-	if err := projections.Rebuild(ctx, cfg.DataDir, js, logger); err != nil {
+	if err := projections.RebuildWith(ctx, cfg.DataDir, js, projections.Options{Logger: logger, RebuildMemory: cfg.SortMemory}); err != nil {
 		return fmt.Errorf("rebuild: %w", err)
 	}
 	logger.Info("read model rebuilt", "took", time.Since(start).String())
