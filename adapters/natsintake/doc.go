@@ -39,9 +39,10 @@
 //     published again, without a secret, and nothing runs. This is what
 //     makes a command published twice run once even after JetStream's
 //     two-minute duplicate window (its Nats-Msg-Id drops copies within it).
-//     The lanes ask the bucket together: one batched direct get for the
-//     commands that reach this step while the previous one is in flight
-//     (lookups.go).
+//     The look-up starts as the message arrives, when its Nats-Msg-Id is
+//     its command id and it is a first delivery, and the lanes ask the
+//     bucket together: one batched direct get for the commands that arrive
+//     while the previous one is in flight (lookups.go).
 //   - Otherwise the envelope and "data" are decoded by package wire exactly
 //     like the HTTP body, and the command runs through the command service
 //     (commands.Service.Execute, the one write path). The outcome is

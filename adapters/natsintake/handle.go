@@ -31,6 +31,9 @@ type rawCommand struct {
 	Delivered uint64
 	Header    nats.Header
 	Body      []byte
+	// prefetched is the look-up of the Nats-Msg-Id's command in the
+	// outcomes bucket, started as the message arrived (toMessage), or nil.
+	prefetched *lookup
 }
 
 // rawCommandName is the cqrs name of rawCommand; every message has it.
@@ -169,7 +172,7 @@ func (in *Intake) handle(ctx context.Context, c *rawCommand) error {
 	}
 
 	// A command carried out before gets its first outcome, and nothing runs.
-	if r, found, err := in.remembered(env.CommandID); err != nil {
+	if r, found, err := in.remembered(c, env.CommandID); err != nil {
 		return err
 	} else if found {
 		if r.AccountID != p.AccountID {
@@ -228,9 +231,17 @@ func (in *Intake) handle(ctx context.Context, c *rawCommand) error {
 }
 
 // remembered returns the outcome the bucket remembers for command id, if
-// any, asking in batches with the other lanes' commands (lookups.go).
-func (in *Intake) remembered(id uuid.UUID) (remembered, bool, error) {
-	value, err := in.lookups.get(id)
+// any: the answer to the look-up started when the message arrived, for a
+// first attempt at a command its Nats-Msg-Id named, else a look-up now
+// (lookups.go).
+func (in *Intake) remembered(c *rawCommand, id uuid.UUID) (remembered, bool, error) {
+	var value []byte
+	var err error
+	if q := c.prefetched; q != nil && q.id == id && q.claim() {
+		value, err = q.wait()
+	} else {
+		value, err = in.lookups.get(id)
+	}
 	if err != nil || value == nil {
 		return remembered{}, false, err
 	}

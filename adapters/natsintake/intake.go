@@ -205,7 +205,7 @@ func Start(ctx context.Context, cfg Config) (*Intake, error) {
 					log.Warn("command intake: consuming TOKEN_COMMANDS", "err", err.Error())
 				}
 			}
-			l, err := newLanes(conn, consumerConfig(p.HandlerName, cfg.Lanes, cfg.AckWait), cfg.Lanes, time.Second, cfg.CloseTimeout, wlog, consErr)
+			l, err := newLanes(conn, consumerConfig(p.HandlerName, cfg.Lanes, cfg.AckWait), cfg.Lanes, time.Second, cfg.CloseTimeout, wlog, consErr, in.lookups)
 			in.lanes = l
 			return l, err
 		},

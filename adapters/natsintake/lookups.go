@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,23 +21,24 @@ import (
 //
 // Why: every command the intake takes is first looked up in the bucket (a
 // repeat gets its first outcome, "Two memories" in outcomes.go), and nearly
-// every look-up misses. One request and its reply per command cost about
-// 22 µs of CPU, client and server, some 13% of a command in tokenbench
-// (measured by skipping the look-up). JetStream's batched direct get (the
-// "multi_last" request, nats-server 2.11+) answers the last message of many
-// subjects in one request: the messages found, then an end-of-batch.
+// every look-up misses. One request and its reply per command, and the
+// handler's wait for it, cost about 20 µs of CPU per command in tokenbench
+// (measured by skipping the look-up), more in the scheduler's wake-ups than
+// in the request itself. JetStream's batched direct get (the "multi_last"
+// request, nats-server 2.11+) answers the last message of many subjects in
+// one request: the messages found, then an end-of-batch.
 //
-// Batches form by themselves, without a timer: a look-up that finds no
-// request in flight sends one at once (so a lone command waits no longer
-// than before); the look-ups that come while it is in flight wait, and
-// the next request carries all of them, sent by one of them. One request
-// is in flight at a time, so its replies are the only ones on the inbox.
+// One goroutine (run) sends the requests, one at a time: a look-up that
+// finds it idle goes out at once, and those that come while a request is
+// in flight go together in the next. The lanes start a command's look-up
+// as soon as its message arrives (prefetch), so it is usually answered by
+// the time a worker takes the command, which then does not wait at all.
 //
 // It reads what kv.Get reads — the subject's last message on the bucket's
 // stream, from the stream's leader or, with direct gets on, a replica —
 // so it answers as the bucket would. Connected to a server older than 2.11
 // (which would take the request for an empty one), it asks kv.Get, one
-// command at a time.
+// command at a time, when the command runs.
 type lookups struct {
 	kv      jetstream.KeyValue // for servers without batched gets
 	batched bool
@@ -50,9 +52,12 @@ type lookups struct {
 
 	mu      sync.Mutex
 	waiting []*lookup
-	busy    bool   // a round is in flight, led by one of its look-ups
-	round   uint64 // the last round sent
-	rounds  uint64 // how many were sent (for tests)
+	closed  bool
+	kick    chan struct{} // run has look-ups to send
+	quit    chan struct{}
+	stopped chan struct{} // run returned
+	round   uint64        // the last round sent (run's own)
+	rounds  atomic.Uint64 // how many were sent (for tests)
 }
 
 // maxBatch bounds the keys of one request, well under what the server
@@ -63,14 +68,29 @@ const maxBatch = 256
 // API calls.
 const lookupTimeout = 5 * time.Second
 
-// lookup is one command's question and, once done, its answer.
+// errLookupsClosed answers the look-ups still waiting when the intake closes.
+var errLookupsClosed = errors.New("command intake: closing, the outcome was not looked up")
+
+// lookup is one command's question and, once done is closed, its answer.
 type lookup struct {
-	key   string
-	found []byte // the remembered outcome, when the bucket has one
-	err   error
-	wake  chan struct{} // answered, or lead the next round
-	lead  bool
+	id      uuid.UUID
+	key     string // id as the bucket's key
+	found   []byte // the remembered outcome, when the bucket has one
+	err     error
+	done    chan struct{}
+	claimed atomic.Bool
 }
+
+// wait returns the answer: the bucket's value, or nil when there is none.
+func (q *lookup) wait() ([]byte, error) {
+	<-q.done
+	return q.found, q.err
+}
+
+// claim reports whether the caller is the first to take this answer: a
+// prefetched answer serves a command's first attempt only, and a retry
+// asks again, since the attempt before it may have remembered an outcome.
+func (q *lookup) claim() bool { return q.claimed.CompareAndSwap(false, true) }
 
 func newLookups(nc *nats.Conn, kv jetstream.KeyValue) (*lookups, error) {
 	bucket := kv.Bucket()
@@ -83,17 +103,40 @@ func newLookups(nc *nats.Conn, kv jetstream.KeyValue) (*lookups, error) {
 		inbox:   nc.NewInbox(),
 		replies: make(chan *nats.Msg, 2*maxBatch),
 		timeout: lookupTimeout,
+		kick:    make(chan struct{}, 1),
+		quit:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	if !l.batched {
+		close(l.stopped)
+		return l, nil
 	}
 	sub, err := nc.ChanSubscribe(l.inbox+".*", l.replies)
 	if err != nil {
 		return nil, fmt.Errorf("command intake: subscribe for outcome look-ups: %w", err)
 	}
 	l.sub = sub
+	go l.run()
 	return l, nil
 }
 
-// close ends the subscription; call it once no look-up can start.
-func (l *lookups) close() error { return l.sub.Unsubscribe() }
+// close answers the look-ups still waiting with errLookupsClosed, stops
+// run and ends the subscription.
+func (l *lookups) close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	close(l.quit)
+	<-l.stopped
+	if l.sub == nil {
+		return nil
+	}
+	return l.sub.Unsubscribe()
+}
 
 // get returns the remembered outcome of command id (its bucket value), or
 // nil when there is none.
@@ -110,53 +153,71 @@ func (l *lookups) get(id uuid.UUID) ([]byte, error) {
 		}
 		return e.Value(), nil
 	}
-	q := &lookup{key: id.String(), wake: make(chan struct{}, 1)}
-	l.mu.Lock()
-	l.waiting = append(l.waiting, q)
-	lead := !l.busy
-	l.busy = true
-	l.mu.Unlock()
-	if !lead {
-		<-q.wake
-		if !q.lead {
-			return q.found, q.err
-		}
-	}
-	l.lead(q)
-	return q.found, q.err
+	return l.start(id).wait()
 }
 
-// lead sends one round for the look-ups waiting (q among them), answers
-// them, and hands the lead to a look-up that came meanwhile, if any.
-func (l *lookups) lead(q *lookup) {
+// start queues the look-up of command id and returns it at once; nil when
+// look-ups are not batched (the command asks kv.Get when it runs).
+func (l *lookups) start(id uuid.UUID) *lookup {
+	if !l.batched {
+		return nil
+	}
+	q := &lookup{id: id, key: id.String(), done: make(chan struct{})}
 	l.mu.Lock()
-	n := min(len(l.waiting), maxBatch)
-	batch := l.waiting[:n:n]
-	l.waiting = l.waiting[n:]
-	l.round++
-	l.rounds++
-	round := l.round
+	if l.closed {
+		l.mu.Unlock()
+		q.err = errLookupsClosed
+		close(q.done)
+		return q
+	}
+	l.waiting = append(l.waiting, q)
 	l.mu.Unlock()
+	select {
+	case l.kick <- struct{}{}:
+	default: // run was kicked already and will find q
+	}
+	return q
+}
 
-	found, err := l.fetch(round, batch)
-	for _, w := range batch {
-		w.found, w.err = found[w.key], err
-		if w != q {
-			w.wake <- struct{}{}
+// run sends the waiting look-ups, up to maxBatch a request, until close.
+func (l *lookups) run() {
+	defer close(l.stopped)
+	for {
+		select {
+		case <-l.kick:
+		case <-l.quit:
+			l.mu.Lock()
+			left := l.waiting
+			l.waiting = nil
+			l.mu.Unlock()
+			answer(left, nil, errLookupsClosed)
+			return
+		}
+		for {
+			l.mu.Lock()
+			n := min(len(l.waiting), maxBatch)
+			batch := l.waiting[:n:n]
+			l.waiting = l.waiting[n:]
+			if len(l.waiting) == 0 {
+				l.waiting = nil // let the old array go
+			}
+			l.mu.Unlock()
+			if n == 0 {
+				break
+			}
+			l.round++
+			l.rounds.Add(1)
+			found, err := l.fetch(l.round, batch)
+			answer(batch, found, err)
 		}
 	}
+}
 
-	l.mu.Lock()
-	if len(l.waiting) == 0 {
-		l.busy = false
-		l.waiting = nil // let the old array go
-		l.mu.Unlock()
-		return
+func answer(batch []*lookup, found map[string][]byte, err error) {
+	for _, q := range batch {
+		q.found, q.err = found[q.key], err
+		close(q.done)
 	}
-	next := l.waiting[0]
-	next.lead = true
-	l.mu.Unlock()
-	next.wake <- struct{}{}
 }
 
 // Status codes of the direct-get replies nats.go puts in the Status header.
@@ -192,6 +253,8 @@ func (l *lookups) fetch(round uint64, batch []*lookup) (map[string][]byte, error
 		case m = <-l.replies:
 		case <-timer.C:
 			return nil, fmt.Errorf("look up %d outcomes: %w", len(batch), context.DeadlineExceeded)
+		case <-l.quit:
+			return nil, errLookupsClosed
 		}
 		if m.Subject != reply {
 			continue // a late reply to a round that timed out

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tokend/tokend/adapters/natsjs/natstest"
+	"github.com/tokend/tokend/adapters/wire"
 )
 
 // TestLookupsAnswerAsTheBucket: many look-ups at once, over keys the bucket
@@ -90,10 +91,10 @@ func testLookups(t *testing.T, batched bool) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if batched && l.rounds >= uint64(2*len(ids)) {
-		t.Errorf("%d look-ups took %d requests: none were batched", 2*len(ids), l.rounds)
+	if batched && l.rounds.Load() >= uint64(2*len(ids)) {
+		t.Errorf("%d look-ups took %d requests: none were batched", 2*len(ids), l.rounds.Load())
 	}
-	t.Logf("%d look-ups in %d requests", 2*len(ids), l.rounds)
+	t.Logf("%d look-ups in %d requests", 2*len(ids), l.rounds.Load())
 
 	// A lone look-up still goes out at once and finds its key.
 	if got, err := l.get(ids[1]); err != nil || !bytes.Equal(got, want[ids[1]]) {
@@ -128,6 +129,13 @@ func TestLookupsFailWithoutTheBucket(t *testing.T) {
 	if !errors.Is(err, nats.ErrNoResponders) {
 		t.Fatalf("look-up without a bucket: %v, want no responders", err)
 	}
+	// Once closed, a look-up is answered at once, with an error.
+	if err := l.close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.start(uuid.New()).wait(); !errors.Is(err, errLookupsClosed) {
+		t.Fatalf("look-up after close: %v", err)
+	}
 }
 
 func TestServerAtLeast(t *testing.T) {
@@ -138,5 +146,48 @@ func TestServerAtLeast(t *testing.T) {
 		if got := serverAtLeast(v, 2, 11); got != want {
 			t.Errorf("serverAtLeast(%q, 2, 11) = %v", v, got)
 		}
+	}
+}
+
+// TestPrefetchedLookupServesOneAttempt: a look-up started as the message
+// arrived answers the first attempt at its command only. A retry asks the
+// bucket again (the attempt before it may have remembered an outcome
+// since), and so does a command whose body names another id than its
+// Nats-Msg-Id.
+func TestPrefetchedLookupServesOneAttempt(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, nc, js := natstest.Start(t)
+	o, err := OpenOutcomes(ctx, js, 1, Log{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := newLookups(nc, o.kv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	in := &Intake{lookups: l}
+
+	id := uuid.New()
+	c := &rawCommand{Subject: "tokens.commands.RenameToken", prefetched: l.start(id)}
+	if _, err := c.prefetched.wait(); err != nil {
+		t.Fatal(err)
+	}
+	// The first attempt remembers an outcome, then fails (say, publishing it).
+	if err := o.put(ctx, remembered{Outcome: wire.Outcome{CommandID: id.String(), Status: wire.StatusRejected}, AccountID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := in.remembered(c, id); err != nil || found {
+		t.Fatalf("first attempt: found %v, %v; want the prefetched answer (none)", found, err)
+	}
+	retry := *c // each attempt unmarshals its own copy of the command
+	if r, found, err := in.remembered(&retry, id); err != nil || !found || r.AccountID != "a" {
+		t.Fatalf("retry: %+v, found %v, %v; want the outcome the first attempt remembered", r, found, err)
+	}
+
+	other := &rawCommand{Subject: "tokens.commands.RenameToken", prefetched: l.start(uuid.New())}
+	if _, found, err := in.remembered(other, id); err != nil || !found {
+		t.Fatalf("a body naming another command than its Nats-Msg-Id: found %v, %v", found, err)
 	}
 }

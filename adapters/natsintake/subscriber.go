@@ -11,6 +11,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -61,7 +62,12 @@ func ensureConsumer(ctx context.Context, js jetstream.JetStream, cfg jetstream.C
 // the message never leaves this process, and flattening it into
 // Watermill's string metadata only to parse it back cost about 3 µs a
 // command.
-func toMessage(m jetstream.Msg) *message.Message {
+//
+// A first delivery whose Nats-Msg-Id is a command id (as API.md asks) has
+// its look-up in the outcomes bucket started here, as it arrives (lookups,
+// nil for none). A redelivery is looked up only when it runs: the attempt
+// before it may still be remembering its outcome.
+func toMessage(m jetstream.Msg, lookups *lookups) *message.Message {
 	c := &rawCommand{Subject: m.Subject(), Header: m.Headers(), Body: m.Data()}
 	id := c.Header.Get(nats.MsgIdHdr)
 	if meta, err := m.Metadata(); err == nil {
@@ -69,7 +75,19 @@ func toMessage(m jetstream.Msg) *message.Message {
 		// One Watermill id per delivery, for the logs.
 		id = strconv.FormatUint(c.Sequence, 10) + "." + strconv.FormatUint(c.Delivered, 10)
 	}
+	if lookups != nil && c.Delivered == 1 {
+		if cmd := c.headerCommandID(); cmd != uuid.Nil {
+			c.prefetched = lookups.start(cmd)
+		}
+	}
 	return withCommand(message.NewMessage(id, c.Body), c)
+}
+
+// arrival is a message as the subscription delivered it, and its Watermill
+// message.
+type arrival struct {
+	m  jetstream.Msg
+	wm *message.Message
 }
 
 // lanes is the intake's Watermill subscriber: one pull subscription on the
@@ -101,6 +119,7 @@ type lanes struct {
 	grace    time.Duration
 	log      watermill.LoggerAdapter
 	consErr  func(error)
+	lookups  *lookups // starts each first delivery's look-up (toMessage)
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -116,16 +135,18 @@ type lanes struct {
 	// Close hands them back after the subscription ended (handBack).
 	heldMu sync.Mutex
 	held   []jetstream.Msg
+	// fetched holds the messages delivered and not yet taken by a lane.
+	fetched chan arrival
 }
 
 func newLanes(conn *nats.Conn, consumer jetstream.ConsumerConfig, n int, nakDelay, grace time.Duration,
-	log watermill.LoggerAdapter, consErr func(error)) (*lanes, error) {
+	log watermill.LoggerAdapter, consErr func(error), lookups *lookups) (*lanes, error) {
 	js, err := jetstream.New(conn)
 	if err != nil {
 		return nil, err
 	}
 	return &lanes{js: js, conn: conn, consumer: consumer, n: n, nakDelay: nakDelay, grace: grace,
-		log: log, consErr: consErr, closing: make(chan struct{})}, nil
+		log: log, consErr: consErr, lookups: lookups, closing: make(chan struct{}), fetched: make(chan arrival, 2*n)}, nil
 }
 
 // Subscribe starts the pull subscription and the forwarders and returns
@@ -142,15 +163,15 @@ func (l *lanes) Subscribe(ctx context.Context, topic string) (<-chan *message.Me
 	if err != nil {
 		return nil, err
 	}
-	fetched := make(chan jetstream.Msg)
 	out := make(chan *message.Message)
 	// Two messages pulled ahead per lane at most (watermill#609: AckWait
 	// runs from the delivery), and a pull request each time half of them
-	// have arrived, rather than one per command.
+	// have arrived, rather than one per command. They wait in fetched,
+	// their look-ups started.
 	l.consume, err = c.Consume(func(m jetstream.Msg) {
 		l.received.Add(1)
 		select {
-		case fetched <- m:
+		case l.fetched <- arrival{m, toMessage(m, l.lookups)}:
 		case <-l.closing:
 			l.hold(m)
 		}
@@ -161,7 +182,7 @@ func (l *lanes) Subscribe(ctx context.Context, topic string) (<-chan *message.Me
 		return nil, err
 	}
 	for range l.n {
-		l.forwards.Go(func() { l.forward(fetched, out) })
+		l.forwards.Go(func() { l.forward(out) })
 	}
 	go func() {
 		select {
@@ -181,19 +202,19 @@ func (l *lanes) Subscribe(ctx context.Context, topic string) (<-chan *message.Me
 
 // forward hands fetched messages to out, one at a time, each tracked as in
 // flight until it is acknowledged or nacked.
-func (l *lanes) forward(fetched <-chan jetstream.Msg, out chan<- *message.Message) {
+func (l *lanes) forward(out chan<- *message.Message) {
 	for {
-		var m jetstream.Msg
+		var a arrival
 		select {
-		case m = <-fetched:
+		case a = <-l.fetched:
 		case <-l.closing:
 			return
 		}
+		m, wm := a.m, a.wm
 		if !l.track() {
 			l.hold(m)
 			continue
 		}
-		wm := toMessage(m)
 		select {
 		case out <- wm:
 			var err error
@@ -261,6 +282,14 @@ func (l *lanes) handBack() {
 	held := l.held
 	l.held = nil
 	l.heldMu.Unlock()
+	for more := true; more; {
+		select {
+		case a := <-l.fetched: // arrived, never taken by a lane
+			held = append(held, a.m)
+		default:
+			more = false
+		}
+	}
 	for _, m := range held {
 		if err := m.Nak(); err != nil {
 			l.log.Error("command intake: handing back a command at shutdown; it is redelivered after AckWait", err, nil)
