@@ -27,13 +27,7 @@ func TestLookupsAnswerAsTheBucket(t *testing.T) {
 }
 
 func testLookups(t *testing.T, batched bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	_, nc, js := natstest.Start(t)
-	o, err := OpenOutcomes(ctx, js, 1, Log{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, nc, o := startBucket(t)
 	want := map[uuid.UUID][]byte{}
 	var ids []uuid.UUID
 	for i := range 300 {
@@ -155,13 +149,7 @@ func TestServerAtLeast(t *testing.T) {
 // since), and so does a command whose body names another id than its
 // Nats-Msg-Id.
 func TestPrefetchedLookupServesOneAttempt(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	_, nc, js := natstest.Start(t)
-	o, err := OpenOutcomes(ctx, js, 1, Log{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, nc, o := startBucket(t)
 	l, err := newLookups(nc, o.kv)
 	if err != nil {
 		t.Fatal(err)
@@ -190,4 +178,18 @@ func TestPrefetchedLookupServesOneAttempt(t *testing.T) {
 	if _, found, err := in.remembered(other, id); err != nil || !found {
 		t.Fatalf("a body naming another command than its Nats-Msg-Id: found %v, %v", found, err)
 	}
+}
+
+// startBucket starts a JetStream server for the test and opens the
+// outcomes bucket on it; the context ends with the test or after 20 s.
+func startBucket(t *testing.T) (context.Context, *nats.Conn, *Outcomes) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	_, nc, js := natstest.Start(t)
+	o, err := OpenOutcomes(ctx, js, 1, Log{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, nc, o
 }
