@@ -48,6 +48,7 @@ type config struct {
 	memProfile  string
 	phases      string
 	steps       string
+	rows        string // measure only the rounds' rows whose name holds it
 	tokens      int
 	clients     int
 	commands    int
@@ -108,6 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.memProfile, "memprofile", "", "write a heap profile to `file` at the end of the service phase, with the service running (children: `file`.serve, `file`.serve-ext, `file`.serve-ext-small, each also near its peak as `file`.<child>.peak, and `file`.rebuild near the rebuild's peak)")
 	fs.StringVar(&c.phases, "phases", strings.Join(allPhases, ","), "comma-separated phases to run: "+strings.Join(allPhases, ", "))
 	fs.StringVar(&c.steps, "steps", "", "comma-separated steps of the service phase to run (default all): "+strings.Join(serviceSteps, ", "))
+	fs.StringVar(&c.rows, "rows", "", "measure only the rows of a step's rounds whose name contains `text` (to profile one path with the rest idle; the ratios to the rows left out are not reported)")
 	fs.IntVar(&c.tokens, "tokens", 10_000, "tokens in the service (commands and reads spread over them)")
 	fs.IntVar(&c.clients, "clients", 64, "concurrent clients (goroutines, HTTP connections)")
 	fs.IntVar(&c.commands, "commands", 20_000, "commands per throughput run")

@@ -254,6 +254,9 @@ func (b *bench) rounds(runs int, ms ...meas) error {
 	for run := range max(runs, 1) {
 		got := make([]float64, len(ms))
 		for i, m := range ms {
+			if b.rows != "" && !strings.Contains(m.name, b.rows) {
+				continue
+			}
 			x, err := m.fn(run)
 			if err != nil {
 				return fmt.Errorf("%s: %w", m.name, err)
