@@ -360,3 +360,15 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+// liveAcme is a read model with its projector running on a fresh JetStream
+// server, and a world publishing to it whose account "acme" exists.
+func liveAcme(t *testing.T) (*Store, *world) {
+	t.Helper()
+	_, js := startJS(t)
+	s := openStore(t, filepath.Join(t.TempDir(), ReadModelDir), baseTime)
+	runProjector(t, NewProjector(s, js, quiet))
+	w := newWorld(t, "acme", publishSink(t, js))
+	w.createAccount("Acme")
+	return s, w
+}

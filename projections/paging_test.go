@@ -18,11 +18,7 @@ import (
 // every token that existed throughout and kept its sort key is listed
 // exactly once in every pass, in every order.
 func TestPagingWhileWriting(t *testing.T) {
-	_, js := startJS(t)
-	s := openStore(t, filepath.Join(t.TempDir(), ReadModelDir), baseTime)
-	runProjector(t, NewProjector(s, js, quiet))
-	w := newWorld(t, "acme", publishSink(t, js))
-	w.createAccount("Acme")
+	s, w := liveAcme(t)
 	const initial = 400
 	for i := 0; i < initial; i++ {
 		w.issue(fmt.Sprintf("t%03d", i), fmt.Sprintf("Token %03d", (i*7)%initial), 10+i%20, "", "")

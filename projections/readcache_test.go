@@ -2,7 +2,6 @@ package projections
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/tokend/tokend/domain"
@@ -43,11 +42,7 @@ func TestReadCacheTakesNoValueOlderThanADrop(t *testing.T) {
 // before it is revoked is answered revoked once the revocation's
 // checkpoint is reached.
 func TestLicenseChangesReachACachedLicense(t *testing.T) {
-	_, js := startJS(t)
-	s := openStore(t, filepath.Join(t.TempDir(), ReadModelDir), baseTime)
-	runProjector(t, NewProjector(s, js, quiet))
-	w := newWorld(t, "acme", publishSink(t, js))
-	w.createAccount("Acme")
+	s, w := liveAcme(t)
 	sha := domain.HashSecret("lic-acme-2")
 	w.do("", domain.IssueLicense{LicenseID: "lic-acme-2", LicenseSha256: sha})
 	waitFor(t, s, w.lastSeq)
@@ -89,11 +84,7 @@ func TestReadCacheStaysBounded(t *testing.T) {
 // change's checkpoint is reached: a rename, a suspension, a cancellation,
 // and a deletion.
 func TestIntrospectionSeesEveryChangeOfACachedView(t *testing.T) {
-	_, js := startJS(t)
-	s := openStore(t, filepath.Join(t.TempDir(), ReadModelDir), baseTime)
-	runProjector(t, NewProjector(s, js, quiet))
-	w := newWorld(t, "acme", publishSink(t, js))
-	w.createAccount("Acme")
+	s, w := liveAcme(t)
 	w.issue("t1", "first", 30, "", "")
 	w.issue("t2", "second", 30, "", "")
 	sha := func(id string) string { return w.tokens[id].Snapshot().SecretSha256 }
